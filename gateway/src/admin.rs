@@ -1,0 +1,118 @@
+//! The admin service: `/metrics`, `/healthz`, `/ready`, `GET /config` and
+//! `POST /config/reload`.
+
+use crate::metrics;
+use crate::state::GatewayState;
+use async_trait::async_trait;
+use http::{Method, Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Serves the admin endpoints over the gateway's state.
+pub struct AdminApp {
+    state: Arc<GatewayState>,
+}
+
+impl AdminApp {
+    /// An admin app over the gateway's live state.
+    pub fn new(state: Arc<GatewayState>) -> Self {
+        Self { state }
+    }
+
+    fn config_summary(&self) -> serde_json::Value {
+        let generation = self.state.current();
+        json!({
+            "generation": generation.id,
+            "source": generation.loaded.source.display_name(),
+            "routes": generation.routes.iter().map(|r| json!({
+                "name": r.name,
+                "cluster": r.cluster.name,
+                "prefix": r.prefix,
+            })).collect::<Vec<_>>(),
+            "clusters": generation.clusters.values().map(|c| json!({
+                "name": c.name,
+                "available": c.any_available(),
+                "endpoints": c.primary.endpoints.iter().enumerate().map(|(i, e)| json!({
+                    "name": e.label, "address": e.addr.to_string(), "available": c.primary.is_available(i),
+                })).collect::<Vec<_>>(),
+                "backup": c.backup.iter().flat_map(|p| p.endpoints.iter().enumerate().map(move |(i, e)| json!({
+                    "name": e.label, "address": e.addr.to_string(), "available": p.is_available(i),
+                }))).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn reload(&self) -> (StatusCode, serde_json::Value) {
+        match self.state.reload() {
+            Ok(outcome) => (
+                StatusCode::OK,
+                json!({ "result": "applied", "generation": outcome.generation, "needs_restart": outcome.needs_restart }),
+            ),
+            Err(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "result": "rejected", "error": e.to_string(), "generation": self.state.current().id }),
+            ),
+        }
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: impl Into<Vec<u8>>) -> Response<Vec<u8>> {
+    let body = body.into();
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("content-length", body.len())
+        .header("cache-control", "no-store")
+        .body(body)
+        .unwrap_or_default()
+}
+
+fn json_reply(status: StatusCode, value: serde_json::Value) -> Response<Vec<u8>> {
+    reply(status, "application/json", value.to_string())
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let req = session.req_header();
+        let (method, path) = (req.method.clone(), req.uri.path().to_string());
+        // Bodies are ignored; drain so keep-alive stays usable.
+        if session.drain_request_body().await.is_err() {
+            session.set_keepalive(None);
+        }
+        match (method, path.as_str()) {
+            (Method::GET, "/metrics") => reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                metrics::render(),
+            ),
+            (Method::GET, "/healthz") => json_reply(StatusCode::OK, json!({ "status": "ok" })),
+            (Method::GET, "/ready") => {
+                let generation = self.state.current();
+                if generation.ready() {
+                    json_reply(
+                        StatusCode::OK,
+                        json!({ "status": "ready", "generation": generation.id }),
+                    )
+                } else {
+                    json_reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "status": "not ready", "reason": "no route has an available endpoint", "generation": generation.id }),
+                    )
+                }
+            }
+            (Method::GET, "/config") => json_reply(StatusCode::OK, self.config_summary()),
+            (Method::POST, "/config/reload") => {
+                let (status, body) = self.reload();
+                json_reply(status, body)
+            }
+            (_, "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload") => json_reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "error": "method not allowed" }),
+            ),
+            _ => json_reply(StatusCode::NOT_FOUND, json!({ "error": "not found" })),
+        }
+    }
+}

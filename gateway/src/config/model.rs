@@ -1,0 +1,440 @@
+//! The configuration file model: what operators write, with defaults.
+//!
+//! Every struct refuses unknown keys, so a typo is an error that names its key
+//! path instead of a silently ignored setting. The proxy never reads these
+//! types on the request path; `crate::generation` compiles them first.
+
+use super::values::{Address, HashKey, HumanDuration, RetryOn};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The whole file: Pingora's server keys at the top level, the gateway's own
+/// settings under `gateway`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Config format version; only 1 exists.
+    #[serde(default = "default_version")]
+    pub version: usize,
+    /// Worker threads per service.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Let idle worker threads steal work from busy ones.
+    #[serde(default = "default_true")]
+    pub work_stealing: bool,
+    /// Idle upstream connections kept for reuse.
+    #[serde(default = "default_keepalive_pool")]
+    pub upstream_keepalive_pool_size: usize,
+    /// Where the pid file goes.
+    #[serde(default = "default_pid_file")]
+    pub pid_file: String,
+    /// Unix socket used to hand listeners to a new process on upgrade.
+    #[serde(default = "default_upgrade_sock")]
+    pub upgrade_sock: String,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGQUIT.
+    #[serde(default = "default_grace_period")]
+    pub grace_period_seconds: u64,
+    /// Seconds the runtimes get to stop after the grace period.
+    #[serde(default = "default_shutdown_timeout")]
+    pub graceful_shutdown_timeout_seconds: u64,
+    /// Run in the background.
+    #[serde(default)]
+    pub daemon: bool,
+    /// Error log file (stderr when absent).
+    #[serde(default)]
+    pub error_log: Option<String>,
+    /// The gateway's own settings.
+    pub gateway: GatewayConfig,
+}
+
+/// Listeners, admin endpoint, clusters and routes.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where the proxy accepts client traffic.
+    pub listeners: Vec<ListenerConfig>,
+    /// Where `/metrics`, `/healthz`, `/ready` and `/config` are served.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Named groups of upstream endpoints.
+    pub clusters: BTreeMap<String, ClusterConfig>,
+    /// Request matchers, tried most specific first.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One proxy listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Address to bind.
+    pub address: Address,
+    /// Accept HTTP/2 with prior knowledge in plaintext (HTTP/1.1 still works).
+    #[serde(default)]
+    pub h2c: bool,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to bind.
+    pub address: Address,
+}
+
+/// A named group of endpoints with its balancing, health and retry policy.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The primary pool.
+    pub endpoints: Vec<EndpointConfig>,
+    /// Used only while no primary endpoint is healthy.
+    #[serde(default)]
+    pub backup: Vec<EndpointConfig>,
+    /// How an endpoint is chosen.
+    #[serde(default)]
+    pub balance: Balance,
+    /// Pin clients to an endpoint with a cookie.
+    #[serde(default)]
+    pub sticky: Option<StickyConfig>,
+    /// Active health checking.
+    #[serde(default)]
+    pub health_check: Option<HealthCheckConfig>,
+    /// Passive health: endpoints that keep failing to connect are skipped.
+    #[serde(default)]
+    pub passive_health: PassiveHealthConfig,
+    /// Retry policy.
+    #[serde(default)]
+    pub retries: RetryConfig,
+    /// Upstream timeouts.
+    #[serde(default)]
+    pub timeouts: TimeoutConfig,
+    /// Protocol spoken to the endpoints.
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+}
+
+/// One upstream endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Socket address of the endpoint.
+    pub address: Address,
+    /// Relative share of traffic for weighted balancing.
+    #[serde(default = "default_weight")]
+    pub weight: usize,
+    /// Label used in metrics and logs instead of the address.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Endpoint selection algorithm.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Balance {
+    /// Rotate through endpoints (honours weights).
+    #[default]
+    RoundRobin,
+    /// Weighted rotation (the same algorithm as `round_robin`, which already
+    /// honours weights; kept as a separate name for clarity in configs).
+    Weighted,
+    /// Weighted random choice.
+    Random,
+    /// Ketama consistent hashing on a request key.
+    ConsistentHash {
+        /// What to hash.
+        key: HashKey,
+    },
+}
+
+/// Cookie-based session affinity.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StickyConfig {
+    /// Cookie name.
+    pub cookie: String,
+    /// Cookie lifetime; a session cookie when absent.
+    #[serde(default)]
+    pub max_age: Option<HumanDuration>,
+}
+
+/// Kind of active health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCheckKind {
+    /// A TCP connect succeeds.
+    Tcp,
+    /// An HTTP GET answers with the expected status (and body substring).
+    Http,
+}
+
+/// Active health check settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// TCP or HTTP.
+    pub kind: HealthCheckKind,
+    /// Request path for HTTP checks.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `Host` header for HTTP checks (the endpoint address when absent).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Status an HTTP check expects.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    /// Substring the HTTP response body must contain.
+    #[serde(default)]
+    pub expect_body: Option<String>,
+    /// Time between checks.
+    #[serde(default = "default_check_interval")]
+    pub interval: HumanDuration,
+    /// Time a single check may take.
+    #[serde(default = "default_check_timeout")]
+    pub timeout: HumanDuration,
+    /// Consecutive successes that make an unhealthy endpoint healthy.
+    #[serde(default = "default_threshold")]
+    pub healthy_after: usize,
+    /// Consecutive failures that make a healthy endpoint unhealthy.
+    #[serde(default = "default_threshold")]
+    pub unhealthy_after: usize,
+}
+
+/// Passive health settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveHealthConfig {
+    /// Consecutive connect failures that eject an endpoint (0 disables).
+    #[serde(default = "default_passive_failures")]
+    pub consecutive_failures: u32,
+    /// How long an ejected endpoint is skipped when the cluster has no active
+    /// health check; with one, it stays ejected until a check succeeds.
+    #[serde(default = "default_passive_cooldown")]
+    pub cooldown: HumanDuration,
+}
+
+impl Default for PassiveHealthConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: default_passive_failures(),
+            cooldown: default_passive_cooldown(),
+        }
+    }
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Retries after the first attempt, each to a different endpoint.
+    #[serde(default = "default_retry_attempts")]
+    pub attempts: usize,
+    /// Conditions that trigger a retry.
+    #[serde(default = "default_retry_on")]
+    pub on: Vec<RetryOn>,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            attempts: default_retry_attempts(),
+            on: default_retry_on(),
+        }
+    }
+}
+
+/// Upstream timeouts.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutConfig {
+    /// TCP connect.
+    #[serde(default = "default_connect_timeout")]
+    pub connect: HumanDuration,
+    /// Between reads of the upstream response.
+    #[serde(default = "default_io_timeout")]
+    pub read: HumanDuration,
+    /// Between writes of the upstream request.
+    #[serde(default = "default_io_timeout")]
+    pub write: HumanDuration,
+    /// How long an idle pooled connection is kept.
+    #[serde(default = "default_idle_timeout")]
+    pub idle: HumanDuration,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            connect: default_connect_timeout(),
+            read: default_io_timeout(),
+            write: default_io_timeout(),
+            idle: default_idle_timeout(),
+        }
+    }
+}
+
+/// Protocol spoken to upstream endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge over plaintext.
+    H2c,
+}
+
+/// One route: a matcher, the cluster it sends to, and request/response edits.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Name used in metrics and logs (`route<N>` when absent).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What requests this route takes.
+    #[serde(default, rename = "match")]
+    pub matcher: MatchConfig,
+    /// Cluster that serves the route.
+    pub cluster: String,
+    /// Path rewriting.
+    #[serde(default)]
+    pub rewrite: Option<RewriteConfig>,
+    /// Query string edits.
+    #[serde(default)]
+    pub query: Option<QueryConfig>,
+    /// Edits to the request sent upstream.
+    #[serde(default)]
+    pub request_headers: Option<HeaderRulesConfig>,
+    /// Edits to the response sent to the client.
+    #[serde(default)]
+    pub response_headers: Option<HeaderRulesConfig>,
+    /// Template for errors the gateway produces on this route.
+    #[serde(default)]
+    pub error_page: Option<ErrorPageConfig>,
+}
+
+/// Request matcher; every given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchConfig {
+    /// Exact host (`api.example.com`) or suffix wildcard (`*.example.com`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix; the longest matching prefix wins.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Allowed methods (all when absent).
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+}
+
+/// Path rewriting applied before the request goes upstream.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteConfig {
+    /// Remove the matched `path_prefix`.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Replace the matched `path_prefix` with this.
+    #[serde(default)]
+    pub replace_prefix: Option<String>,
+}
+
+/// Query string edits.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Parameters removed.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Parameters set (replacing any existing value).
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+}
+
+/// Header set/add/remove rules.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRulesConfig {
+    /// Headers set, replacing existing values.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Headers appended.
+    #[serde(default)]
+    pub add: BTreeMap<String, String>,
+    /// Headers removed.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// A custom error page.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorPageConfig {
+    /// Template file, relative to the config file. `{{status}}`, `{{error}}`
+    /// and `{{request_id}}` are replaced.
+    pub file: String,
+    /// Content type of the page.
+    #[serde(default = "default_error_content_type")]
+    pub content_type: String,
+}
+
+fn default_version() -> usize {
+    1
+}
+fn default_threads() -> usize {
+    2
+}
+fn default_true() -> bool {
+    true
+}
+fn default_keepalive_pool() -> usize {
+    128
+}
+fn default_pid_file() -> String {
+    "/tmp/gateway.pid".into()
+}
+fn default_upgrade_sock() -> String {
+    "/tmp/gateway_upgrade.sock".into()
+}
+fn default_grace_period() -> u64 {
+    5
+}
+fn default_shutdown_timeout() -> u64 {
+    10
+}
+fn default_weight() -> usize {
+    1
+}
+fn default_check_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2))
+}
+fn default_check_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_threshold() -> usize {
+    2
+}
+fn default_passive_failures() -> u32 {
+    3
+}
+fn default_passive_cooldown() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_retry_attempts() -> usize {
+    1
+}
+fn default_retry_on() -> Vec<RetryOn> {
+    vec![RetryOn::ConnectFailure]
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3))
+}
+fn default_io_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_error_content_type() -> String {
+    "text/html; charset=utf-8".into()
+}

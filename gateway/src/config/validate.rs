@@ -1,0 +1,330 @@
+//! Checks that need more than one key: references between sections,
+//! duplicates, empty pools and values the types alone cannot rule out.
+
+use super::model::*;
+use super::ConfigError;
+use http::{HeaderName, HeaderValue, Method};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+
+/// Returns the first problem found, with its key path.
+pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
+    let err = |path: String, msg: String| ConfigError::at(file, path, msg);
+    if config.version != 1 {
+        return Err(err(
+            "version".into(),
+            format!("unsupported version {}; expected 1", config.version),
+        ));
+    }
+    if config.threads == 0 {
+        return Err(err("threads".into(), "expected at least 1 thread".into()));
+    }
+    let gw = &config.gateway;
+    validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
+    if gw.clusters.is_empty() {
+        return Err(err(
+            "gateway.clusters".into(),
+            "expected at least one cluster".into(),
+        ));
+    }
+    for (name, cluster) in &gw.clusters {
+        validate_cluster(cluster, &format!("gateway.clusters.{name}"))
+            .map_err(|(p, m)| err(p, m))?;
+    }
+    validate_routes(gw).map_err(|(p, m)| err(p, m))?;
+    Ok(())
+}
+
+type Problem = (String, String);
+
+fn validate_listeners(gw: &GatewayConfig) -> Result<(), Problem> {
+    if gw.listeners.is_empty() {
+        return Err((
+            "gateway.listeners".into(),
+            "expected at least one listener".into(),
+        ));
+    }
+    let mut seen = HashMap::new();
+    let admin = gw
+        .admin
+        .iter()
+        .map(|a| (a.address, "gateway.admin.address".to_string()));
+    let listeners = gw
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.address, format!("gateway.listeners[{i}].address")));
+    for (addr, path) in listeners.chain(admin) {
+        if let Some(first) = seen.insert(addr, path.clone()) {
+            return Err((
+                path,
+                format!("`{addr}` is already used by {first}; each listener needs its own address"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> {
+    if cluster.endpoints.is_empty() {
+        return Err((
+            format!("{path}.endpoints"),
+            "expected at least one endpoint".into(),
+        ));
+    }
+    let mut addrs = HashSet::new();
+    let mut names = HashSet::new();
+    let pools = [
+        ("endpoints", &cluster.endpoints),
+        ("backup", &cluster.backup),
+    ];
+    for (pool, endpoints) in pools {
+        for (i, ep) in endpoints.iter().enumerate() {
+            let ep_path = format!("{path}.{pool}[{i}]");
+            if ep.weight == 0 {
+                return Err((
+                    format!("{ep_path}.weight"),
+                    "expected a weight of at least 1".into(),
+                ));
+            }
+            if !addrs.insert(ep.address) {
+                return Err((
+                    format!("{ep_path}.address"),
+                    format!("`{}` appears twice in this cluster", ep.address),
+                ));
+            }
+            let label = ep.name.clone().unwrap_or_else(|| ep.address.to_string());
+            if !names.insert(label.clone()) {
+                return Err((
+                    format!("{ep_path}.name"),
+                    format!("endpoint name `{label}` appears twice in this cluster"),
+                ));
+            }
+        }
+    }
+    if let Some(hc) = &cluster.health_check {
+        let hc_path = format!("{path}.health_check");
+        match hc.kind {
+            HealthCheckKind::Http => match &hc.path {
+                Some(p) if p.starts_with('/') => {}
+                Some(p) => {
+                    return Err((
+                        format!("{hc_path}.path"),
+                        format!("`{p}` must start with `/`"),
+                    ))
+                }
+                None => {
+                    return Err((
+                        format!("{hc_path}.path"),
+                        "an http health check needs a path such as `/healthz`".into(),
+                    ))
+                }
+            },
+            HealthCheckKind::Tcp => {
+                for (key, set) in [
+                    ("path", hc.path.is_some()),
+                    ("host", hc.host.is_some()),
+                    ("expect_status", hc.expect_status.is_some()),
+                    ("expect_body", hc.expect_body.is_some()),
+                ] {
+                    if set {
+                        return Err((
+                            format!("{hc_path}.{key}"),
+                            "only http health checks take this key".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        if hc.interval.0.is_zero() {
+            return Err((
+                format!("{hc_path}.interval"),
+                "expected a positive interval".into(),
+            ));
+        }
+        if hc.timeout.0.is_zero() {
+            return Err((
+                format!("{hc_path}.timeout"),
+                "expected a positive timeout".into(),
+            ));
+        }
+        for (key, v) in [
+            ("healthy_after", hc.healthy_after),
+            ("unhealthy_after", hc.unhealthy_after),
+        ] {
+            if v == 0 {
+                return Err((format!("{hc_path}.{key}"), "expected at least 1".into()));
+            }
+        }
+        if let Some(code) = hc.expect_status {
+            if !(100..=599).contains(&code) {
+                return Err((
+                    format!("{hc_path}.expect_status"),
+                    format!("{code} is not an HTTP status"),
+                ));
+            }
+        }
+    }
+    if let Some(sticky) = &cluster.sticky {
+        if sticky.cookie.is_empty() || !sticky.cookie.bytes().all(is_cookie_name_byte) {
+            return Err((
+                format!("{path}.sticky.cookie"),
+                format!("`{}` is not a valid cookie name", sticky.cookie),
+            ));
+        }
+    }
+    let timeouts = &cluster.timeouts;
+    for (key, d) in [
+        ("connect", timeouts.connect),
+        ("read", timeouts.read),
+        ("write", timeouts.write),
+    ] {
+        if d.0.is_zero() {
+            return Err((
+                format!("{path}.timeouts.{key}"),
+                "expected a positive duration".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_cookie_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
+    if gw.routes.is_empty() {
+        return Err((
+            "gateway.routes".into(),
+            "expected at least one route".into(),
+        ));
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, route) in gw.routes.iter().enumerate() {
+        let path = format!("gateway.routes[{i}]");
+        if !gw.clusters.contains_key(&route.cluster) {
+            let known: Vec<&str> = gw.clusters.keys().map(String::as_str).collect();
+            return Err((
+                format!("{path}.cluster"),
+                format!(
+                    "unknown cluster `{}`; expected one of: {}",
+                    route.cluster,
+                    known.join(", ")
+                ),
+            ));
+        }
+        let name = route.name.clone().unwrap_or_else(|| format!("route{i}"));
+        if let Some(first) = names.insert(name.clone(), i) {
+            return Err((
+                format!("{path}.name"),
+                format!("route name `{name}` is already used by gateway.routes[{first}]"),
+            ));
+        }
+        validate_match(&route.matcher, &format!("{path}.match"))?;
+        if let Some(rw) = &route.rewrite {
+            if rw.strip_prefix && rw.replace_prefix.is_some() {
+                return Err((
+                    format!("{path}.rewrite"),
+                    "use either strip_prefix or replace_prefix, not both".into(),
+                ));
+            }
+            if (rw.strip_prefix || rw.replace_prefix.is_some())
+                && route.matcher.path_prefix.is_none()
+            {
+                return Err((
+                    format!("{path}.rewrite"),
+                    "prefix rewriting needs match.path_prefix".into(),
+                ));
+            }
+            if let Some(p) = &rw.replace_prefix {
+                if !p.starts_with('/') {
+                    return Err((
+                        format!("{path}.rewrite.replace_prefix"),
+                        format!("`{p}` must start with `/`"),
+                    ));
+                }
+            }
+        }
+        for (key, rules) in [
+            ("request_headers", &route.request_headers),
+            ("response_headers", &route.response_headers),
+        ] {
+            if let Some(rules) = rules {
+                validate_header_rules(rules, &format!("{path}.{key}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_match(m: &MatchConfig, path: &str) -> Result<(), Problem> {
+    if let Some(host) = &m.host {
+        let bare = host.strip_prefix("*.").unwrap_or(host);
+        if bare.is_empty() || bare.contains('*') || bare.contains('/') || bare.contains(' ') {
+            return Err((
+                format!("{path}.host"),
+                format!("`{host}` is not a host; expected `api.example.com` or `*.example.com`"),
+            ));
+        }
+    }
+    if let Some(prefix) = &m.path_prefix {
+        if !prefix.starts_with('/') {
+            return Err((
+                format!("{path}.path_prefix"),
+                format!("`{prefix}` must start with `/`"),
+            ));
+        }
+    }
+    if let Some(methods) = &m.methods {
+        if methods.is_empty() {
+            return Err((
+                format!("{path}.methods"),
+                "expected at least one method (omit the key to allow all)".into(),
+            ));
+        }
+        for (i, method) in methods.iter().enumerate() {
+            let ok = !method.is_empty()
+                && method.bytes().all(|b| b.is_ascii_uppercase())
+                && Method::from_bytes(method.as_bytes()).is_ok();
+            if !ok {
+                return Err((
+                    format!("{path}.methods[{i}]"),
+                    format!("`{method}` is not an upper-case HTTP method such as GET"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_header_rules(rules: &HeaderRulesConfig, path: &str) -> Result<(), Problem> {
+    let check_map = |map: &BTreeMap<String, String>, key: &str| -> Result<(), Problem> {
+        for (name, value) in map {
+            HeaderName::from_str(name).map_err(|_| {
+                (
+                    format!("{path}.{key}.{name}"),
+                    format!("`{name}` is not a valid header name"),
+                )
+            })?;
+            HeaderValue::from_str(value).map_err(|_| {
+                (
+                    format!("{path}.{key}.{name}"),
+                    "the value is not a valid header value".to_string(),
+                )
+            })?;
+        }
+        Ok(())
+    };
+    check_map(&rules.set, "set")?;
+    check_map(&rules.add, "add")?;
+    for (i, name) in rules.remove.iter().enumerate() {
+        HeaderName::from_str(name).map_err(|_| {
+            (
+                format!("{path}.remove[{i}]"),
+                format!("`{name}` is not a valid header name"),
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! A config generation: the routing table and clusters compiled from one
+//! validated config. The proxy reads the current generation through one
+//! `arc-swap` load per request; a reload builds a new one beside it.
+
+use crate::config::{ConfigError, ConfigSource, LoadedConfig};
+use crate::error_page::ErrorPage;
+use crate::headers::HeaderRules;
+use crate::metrics::METRICS;
+use crate::rewrite::{PathRewrite, QueryRewrite};
+use crate::routing::{HostMatch, Route, RouteTable};
+use crate::upstream::Cluster;
+use http::Method;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Everything derived from one config.
+pub struct Generation {
+    /// Increases by one per successful load.
+    pub id: u64,
+    /// The config it was built from.
+    pub loaded: LoadedConfig,
+    /// Routes in precedence order.
+    pub routes: RouteTable,
+    /// Clusters by name.
+    pub clusters: BTreeMap<String, Arc<Cluster>>,
+}
+
+impl Generation {
+    /// Compiles `loaded`. Clusters whose config equals one in `previous` are
+    /// shared with it, so their health state carries over.
+    pub fn build(
+        loaded: LoadedConfig,
+        previous: Option<&Generation>,
+        id: u64,
+    ) -> Result<Self, ConfigError> {
+        let gw = &loaded.config.gateway;
+        let clusters: BTreeMap<String, Arc<Cluster>> = gw
+            .clusters
+            .iter()
+            .map(|(name, cfg)| {
+                let reused = previous
+                    .and_then(|p| p.clusters.get(name))
+                    .filter(|c| &c.config == cfg)
+                    .cloned();
+                (
+                    name.clone(),
+                    reused.unwrap_or_else(|| Cluster::new(name, cfg)),
+                )
+            })
+            .collect();
+        let mut routes = Vec::with_capacity(gw.routes.len());
+        for (i, rc) in gw.routes.iter().enumerate() {
+            let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));
+            let error_page = match &rc.error_page {
+                Some(ep) => Some(load_error_page(
+                    &loaded.source,
+                    &ep.file,
+                    &ep.content_type,
+                    i,
+                )?),
+                None => None,
+            };
+            let methods = rc.matcher.methods.as_ref().map(|ms| {
+                ms.iter()
+                    .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+                    .collect()
+            });
+            routes.push(Route {
+                duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
+                name,
+                host: HostMatch::new(rc.matcher.host.as_deref()),
+                prefix: rc.matcher.path_prefix.clone().unwrap_or_else(|| "/".into()),
+                methods,
+                cluster: clusters[&rc.cluster].clone(),
+                path_rewrite: PathRewrite::new(rc.rewrite.as_ref()),
+                query_rewrite: QueryRewrite::new(rc.query.as_ref()),
+                request_headers: rc
+                    .request_headers
+                    .as_ref()
+                    .map(HeaderRules::new)
+                    .unwrap_or_default(),
+                response_headers: rc
+                    .response_headers
+                    .as_ref()
+                    .map(HeaderRules::new)
+                    .unwrap_or_default(),
+                error_page,
+                config_index: i,
+            });
+        }
+        Ok(Generation {
+            id,
+            loaded,
+            routes: RouteTable::new(routes),
+            clusters,
+        })
+    }
+
+    /// Whether at least one route has an endpoint that can take traffic.
+    pub fn ready(&self) -> bool {
+        self.routes.iter().any(|r| r.cluster.any_available())
+    }
+}
+
+fn load_error_page(
+    source: &ConfigSource,
+    file: &str,
+    content_type: &str,
+    route: usize,
+) -> Result<ErrorPage, ConfigError> {
+    let path = source.base_dir().join(file);
+    ErrorPage::load(&path, content_type).map_err(|e| {
+        ConfigError::at(
+            &source.display_name(),
+            format!("gateway.routes[{route}].error_page.file"),
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+    })
+}

@@ -1,0 +1,17 @@
+//! A config-driven API gateway on Pingora.
+//!
+//! See `docs/ARCHITECTURE.md` for the map of modules and the request path.
+
+pub mod admin;
+pub mod config;
+pub mod error_page;
+pub mod generation;
+pub mod headers;
+pub mod metrics;
+pub mod proxy;
+pub mod reload;
+pub mod rewrite;
+pub mod routing;
+pub mod server;
+pub mod state;
+pub mod upstream;

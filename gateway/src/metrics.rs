@@ -1,0 +1,115 @@
+//! Prometheus metrics, registered once in the default registry (the one
+//! `prometheus::gather()` and Pingora's own Prometheus service read).
+//!
+//! Label handles that are known at config load (per route, cluster and
+//! endpoint) are resolved then, not per request.
+
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, HistogramVec,
+    IntCounterVec, IntGaugeVec,
+};
+use std::sync::LazyLock;
+
+/// Every metric the gateway exports.
+pub struct Metrics {
+    /// `gateway_requests_total{route,status}`.
+    pub requests: IntCounterVec,
+    /// `gateway_request_duration_seconds{route}`.
+    pub request_duration: HistogramVec,
+    /// `gateway_upstream_attempts_total{cluster,endpoint,outcome}`.
+    pub upstream_attempts: IntCounterVec,
+    /// `gateway_upstream_healthy{cluster,endpoint}`: 1 healthy, 0 not.
+    pub upstream_healthy: IntGaugeVec,
+    /// `gateway_retries_total{cluster}`.
+    pub retries: IntCounterVec,
+    /// `gateway_failover_total{cluster}`: requests served by the backup pool.
+    pub failover: IntCounterVec,
+    /// `gateway_config_reloads_total{result}`.
+    pub config_reloads: IntCounterVec,
+    /// `gateway_upstream_connections_total{cluster,reused}`.
+    pub upstream_connections: IntCounterVec,
+    /// `gateway_health_transitions_total{cluster,endpoint,to}`.
+    pub health_transitions: IntCounterVec,
+}
+
+/// Outcome labels of `gateway_upstream_attempts_total`.
+pub mod outcome {
+    /// A response came back from the endpoint.
+    pub const SUCCESS: &str = "success";
+    /// The connection could not be established.
+    pub const CONNECT_FAILURE: &str = "connect_failure";
+    /// The exchange failed after connecting (timeout, reset, bad response).
+    pub const ERROR: &str = "error";
+    /// The endpoint answered with a status the retry policy retries.
+    pub const RETRYABLE_STATUS: &str = "retryable_status";
+}
+
+fn build() -> Metrics {
+    // Registration only fails for duplicate or malformed names, which are
+    // constants here: a failure is a programming error caught by any test.
+    let reg = |r: prometheus::Result<IntCounterVec>| r.expect("metric registration");
+    Metrics {
+        requests: reg(register_int_counter_vec!(
+            "gateway_requests_total",
+            "Requests handled, by route and response status.",
+            &["route", "status"]
+        )),
+        request_duration: register_histogram_vec!(
+            "gateway_request_duration_seconds",
+            "Time from request start to the end of the response, by route.",
+            &["route"],
+            vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+        )
+        .expect("metric registration"),
+        upstream_attempts: reg(register_int_counter_vec!(
+            "gateway_upstream_attempts_total",
+            "Attempts to reach an upstream endpoint, by outcome.",
+            &["cluster", "endpoint", "outcome"]
+        )),
+        upstream_healthy: register_int_gauge_vec!(
+            "gateway_upstream_healthy",
+            "Whether an endpoint is currently eligible for traffic (1) or not (0).",
+            &["cluster", "endpoint"]
+        )
+        .expect("metric registration"),
+        retries: reg(register_int_counter_vec!(
+            "gateway_retries_total",
+            "Upstream attempts that were retries of a failed attempt.",
+            &["cluster"]
+        )),
+        failover: reg(register_int_counter_vec!(
+            "gateway_failover_total",
+            "Requests sent to the backup pool because no primary endpoint was healthy.",
+            &["cluster"]
+        )),
+        config_reloads: reg(register_int_counter_vec!(
+            "gateway_config_reloads_total",
+            "Config reload attempts, by result.",
+            &["result"]
+        )),
+        upstream_connections: reg(register_int_counter_vec!(
+            "gateway_upstream_connections_total",
+            "Upstream connections used, new or reused from the pool.",
+            &["cluster", "reused"]
+        )),
+        health_transitions: reg(register_int_counter_vec!(
+            "gateway_health_transitions_total",
+            "Endpoint health changes, by the state entered.",
+            &["cluster", "endpoint", "to"]
+        )),
+    }
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(build);
+
+/// Renders every registered metric in the Prometheus text format.
+pub fn render() -> String {
+    use prometheus::Encoder;
+    let mut buf = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if let Err(e) = encoder.encode(&prometheus::gather(), &mut buf) {
+        log::error!("encoding metrics failed: {e}");
+    }
+    String::from_utf8(buf).unwrap_or_default()
+}

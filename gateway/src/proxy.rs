@@ -1,0 +1,484 @@
+//! The one `ProxyHttp` implementation. Each phase delegates to the module
+//! that owns the concern; this file only orchestrates.
+
+use crate::error_page;
+use crate::generation::Generation;
+use crate::metrics::METRICS;
+use crate::state::GatewayState;
+use crate::upstream::{find_cookie, Cluster, EndpointRef};
+use async_trait::async_trait;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::Digest;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+const X_REQUEST_ID: &str = "x-request-id";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+/// Longest client-supplied request id accepted; longer ones are replaced.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The gateway proxy.
+pub struct GatewayProxy {
+    state: Arc<GatewayState>,
+}
+
+impl GatewayProxy {
+    /// A proxy over the gateway's live state.
+    pub fn new(state: Arc<GatewayState>) -> Self {
+        Self { state }
+    }
+}
+
+/// Per-request state carried between phases.
+pub struct RequestCtx {
+    started: Instant,
+    generation: Option<Arc<Generation>>,
+    route: Option<usize>,
+    request_id: String,
+    endpoint: Option<EndpointRef>,
+    /// Endpoints already attempted (allocates only when retrying).
+    tried: Vec<SocketAddr>,
+    attempts: usize,
+    /// The last attempt got a response whose status the policy retries.
+    status_retry: bool,
+    counted_failover: bool,
+    /// Set-Cookie to pin this client to the chosen endpoint.
+    pin_cookie: Option<HeaderValue>,
+}
+
+impl RequestCtx {
+    fn route_and_cluster(&self) -> Option<(&crate::routing::Route, &Arc<Cluster>)> {
+        let route = self.generation.as_ref()?.routes.get(self.route?);
+        Some((route, &route.cluster))
+    }
+
+    fn route_name(&self) -> &str {
+        self.route_and_cluster()
+            .map_or("none", |(r, _)| r.name.as_str())
+    }
+}
+
+fn request_host(req: &RequestHeader) -> &str {
+    req.headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
+}
+
+fn client_ip(session: &Session) -> Option<IpAddr> {
+    session.client_addr()?.as_inet().map(|a| a.ip())
+}
+
+/// Writes a gateway-generated error response.
+async fn respond_error(session: &mut Session, ctx: &RequestCtx, status: u16) -> Result<()> {
+    let page = ctx
+        .route_and_cluster()
+        .and_then(|(r, _)| r.error_page.as_ref());
+    let rendered = error_page::render(page, status, &ctx.request_id);
+    let mut resp = ResponseHeader::build(status, Some(4))?;
+    resp.insert_header(CONTENT_TYPE, rendered.content_type)?;
+    resp.insert_header(CONTENT_LENGTH, rendered.body.len().to_string())?;
+    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+        resp.insert_header(X_REQUEST_ID, id)?;
+    }
+    resp.insert_header("cache-control", "no-store")?;
+    session.set_keepalive(None);
+    session.write_response_header(Box::new(resp), false).await?;
+    session.write_response_body(Some(rendered.body), true).await
+}
+
+/// Status the client gets for a proxy error.
+fn error_status(e: &Error) -> u16 {
+    match e.etype() {
+        ErrorType::HTTPStatus(code) => *code,
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => 504,
+        _ => match e.esource() {
+            ErrorSource::Upstream => 502,
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                _ => 400,
+            },
+            ErrorSource::Internal | ErrorSource::Unset => 500,
+        },
+    }
+}
+
+fn hash_key<'a>(cluster: &Cluster, session: &'a Session, ip_buf: &'a mut [u8; 16]) -> &'a [u8] {
+    use crate::config::HashKey;
+    let req = session.req_header();
+    match &cluster.hash_key {
+        None => b"",
+        Some(HashKey::Path) => req.uri.path().as_bytes(),
+        Some(HashKey::Header(name)) => req.headers.get(name.as_str()).map_or(b"", |v| v.as_bytes()),
+        Some(HashKey::Cookie(name)) => {
+            find_cookie(req.headers.get_all(COOKIE).iter(), name).map_or(b"", |v| v.as_bytes())
+        }
+        Some(HashKey::ClientIp) => match client_ip(session) {
+            Some(IpAddr::V4(v4)) => {
+                ip_buf[..4].copy_from_slice(&v4.octets());
+                &ip_buf[..4]
+            }
+            Some(IpAddr::V6(v6)) => {
+                *ip_buf = v6.octets();
+                &ip_buf[..]
+            }
+            None => b"",
+        },
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            generation: None,
+            route: None,
+            request_id: String::new(),
+            endpoint: None,
+            tried: Vec::new(),
+            attempts: 0,
+            status_retry: false,
+            counted_failover: false,
+            pin_cookie: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let generation = self.state.current();
+        let req = session.req_header();
+        ctx.request_id = match req.headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            Some(id) if !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN => id.to_string(),
+            _ => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        ctx.route = generation
+            .routes
+            .find(request_host(req), req.uri.path(), &req.method);
+        ctx.generation = Some(generation);
+        if ctx.route.is_none() {
+            respond_error(session, ctx, 404).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let Some((_, cluster)) = ctx.route_and_cluster() else {
+            return Error::e_explain(ErrorType::InternalError, "no route selected");
+        };
+        let cluster = cluster.clone();
+        let pinned = match (&cluster.sticky, ctx.attempts) {
+            (Some(sticky), 0) => find_cookie(
+                session.req_header().headers.get_all(COOKIE).iter(),
+                &sticky.cookie,
+            ),
+            _ => None,
+        };
+        let mut ip_buf = [0u8; 16];
+        let key = hash_key(&cluster, session, &mut ip_buf);
+        let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
+            let status = if ctx.tried.is_empty() { 503 } else { 502 };
+            return Error::e_explain(
+                ErrorType::HTTPStatus(status),
+                format!("cluster {}: no available endpoint", cluster.name),
+            );
+        };
+        let endpoint = cluster.endpoint(choice);
+        if let Some(sticky) = &cluster.sticky {
+            if pinned != Some(endpoint.sticky_id.as_str()) {
+                ctx.pin_cookie = sticky.set_cookie(&endpoint.sticky_id);
+            }
+        }
+        if choice.backup && !ctx.counted_failover {
+            ctx.counted_failover = true;
+            cluster.failover_total.inc();
+        }
+        ctx.attempts += 1;
+        if ctx.attempts > 1 {
+            cluster.retries_total.inc();
+        }
+        ctx.status_retry = false;
+        ctx.endpoint = Some(choice);
+        ctx.tried.push(endpoint.addr);
+        Ok(Box::new(endpoint.peer.clone()))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some((route, _)) = ctx.route_and_cluster() else {
+            return Ok(());
+        };
+        if let Some(ip) = client_ip(session) {
+            let forwarded = match upstream_request
+                .headers
+                .get(X_FORWARDED_FOR)
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(prior) => format!("{prior}, {ip}"),
+                None => ip.to_string(),
+            };
+            upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
+        }
+        upstream_request.insert_header(X_FORWARDED_PROTO, "http")?;
+        upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+        if route.path_rewrite != crate::rewrite::PathRewrite::None
+            || !route.query_rewrite.is_empty()
+        {
+            let uri = &upstream_request.uri;
+            let path = route
+                .path_rewrite
+                .apply(uri.path(), &route.prefix)
+                .unwrap_or_else(|| uri.path().to_string());
+            let query = if route.query_rewrite.is_empty() {
+                uri.query().map(str::to_string)
+            } else {
+                route.query_rewrite.apply(uri.query())
+            };
+            let path_and_query = match query {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            let new_uri = http::Uri::builder()
+                .path_and_query(path_and_query)
+                .build()
+                .map_err(|e| {
+                    Error::because(ErrorType::InvalidHTTPHeader, "rewritten URI is invalid", e)
+                })?;
+            upstream_request.set_uri(new_uri);
+        }
+        route.request_headers.apply(upstream_request);
+        Ok(())
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        #[cfg(unix)] _fd: std::os::unix::io::RawFd,
+        #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
+        _digest: Option<&Digest>,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
+            let counter = if reused {
+                &cluster.connections_reused
+            } else {
+                &cluster.connections_new
+            };
+            counter.inc();
+            cluster.endpoint(r).passive.on_connect_success();
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let status = upstream_response.status.as_u16();
+        let Some((_, cluster)) = ctx.route_and_cluster() else {
+            return Ok(());
+        };
+        let retry = &cluster.retry;
+        if retry.retries_status(status)
+            && session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated()
+            && retry.has_budget(ctx.attempts)
+            && cluster.has_candidate(&ctx.tried)
+        {
+            if let Some(r) = ctx.endpoint {
+                cluster.endpoint(r).attempts.retryable_status.inc();
+            }
+            ctx.status_retry = true;
+            let mut e = Error::explain(ErrorType::HTTPStatus(status), "retryable upstream status");
+            e.set_retry(true);
+            return Err(e.into_up());
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some((route, _)) = ctx.route_and_cluster() {
+            route.response_headers.apply(upstream_response);
+        }
+        if let Some(cookie) = ctx.pin_cookie.take() {
+            upstream_response.append_header(SET_COOKIE, cookie)?;
+        }
+        if !upstream_response.headers.contains_key(X_REQUEST_ID) {
+            upstream_response.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let Some((_, cluster)) = ctx.route_and_cluster() else {
+            return e;
+        };
+        if let Some(r) = ctx.endpoint {
+            cluster.on_connect_failure(r);
+        }
+        let retry = cluster.retry.on_connect_failure
+            && cluster.retry.has_budget(ctx.attempts)
+            && cluster.has_candidate(&ctx.tried);
+        e.set_retry(retry);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let idempotent = session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated();
+        let Some((_, cluster)) = ctx.route_and_cluster() else {
+            e.set_retry(false);
+            return e;
+        };
+        let endpoint = ctx.endpoint.map(|r| cluster.endpoint(r));
+        if !ctx.status_retry {
+            if let Some(ep) = endpoint {
+                ep.attempts.error.inc();
+            }
+        }
+        let policy = &cluster.retry;
+        let wanted = ctx.status_retry
+            || match e.etype() {
+                ErrorType::ReadTimedout | ErrorType::WriteTimedout => policy.on_timeout,
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
+                    policy.on_reset
+                }
+                _ => false,
+            };
+        if idempotent
+            && wanted
+            && policy.has_budget(ctx.attempts)
+            && cluster.has_candidate(&ctx.tried)
+        {
+            e.set_retry(true);
+        } else if idempotent {
+            // A pooled connection the upstream had already closed: retrying
+            // on a fresh connection is safe and may go to the same endpoint.
+            e.retry.decide_reuse(client_reused);
+            if e.retry() {
+                ctx.tried.pop();
+            }
+        } else {
+            e.set_retry(false);
+        }
+        e
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let code = error_status(e);
+        if code > 0 {
+            if let Err(write_err) = respond_error(session, ctx, code).await {
+                log::debug!("could not send the error response: {write_err}");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        let route = ctx.route_and_cluster().map(|(r, _)| r);
+        if e.is_none() {
+            if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
+                cluster.endpoint(r).attempts.success.inc();
+            }
+        }
+        let status_code = StatusCode::from_u16(status).ok();
+        let status_label = status_code.as_ref().map_or("0", StatusCode::as_str);
+        METRICS
+            .requests
+            .with_label_values(&[ctx.route_name(), status_label])
+            .inc();
+        if let Some(route) = route {
+            route.duration.observe(elapsed.as_secs_f64());
+        }
+        if log::log_enabled!(target: "access", log::Level::Info) {
+            let req = session.req_header();
+            let (cluster, endpoint) = match (ctx.route_and_cluster(), ctx.endpoint) {
+                (Some((_, c)), Some(r)) => (c.name.as_str(), c.endpoint(r).label.as_str()),
+                (Some((_, c)), None) => (c.name.as_str(), "-"),
+                _ => ("-", "-"),
+            };
+            log::info!(
+                target: "access",
+                "method={} path={} status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
+                req.method,
+                req.uri.path(),
+                status,
+                ctx.route_name(),
+                cluster,
+                endpoint,
+                ctx.attempts,
+                elapsed.as_secs_f64() * 1000.0,
+                ctx.request_id,
+                e.map(|e| format!(" error=\"{e}\"")).unwrap_or_default(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_map_to_504_and_upstream_errors_to_502() {
+        let timeout = Error::explain(ErrorType::ReadTimedout, "t").into_up();
+        assert_eq!(error_status(&timeout), 504);
+        let refused = Error::explain(ErrorType::ConnectRefused, "r").into_up();
+        assert_eq!(error_status(&refused), 502);
+        let explicit = Error::explain(ErrorType::HTTPStatus(503), "none");
+        assert_eq!(error_status(&explicit), 503);
+        let closed = Error::explain(ErrorType::ConnectionClosed, "c").into_down();
+        assert_eq!(error_status(&closed), 0);
+    }
+}

@@ -1,0 +1,92 @@
+//! Assembles the Pingora server: proxy listeners, admin, health checks and
+//! the SIGHUP reloader, all sharing one [`GatewayState`].
+
+use crate::admin::AdminApp;
+use crate::config::{Config, ConfigError, LoadedConfig};
+use crate::proxy::GatewayProxy;
+use crate::reload::SighupReloader;
+use crate::state::GatewayState;
+use crate::upstream::HealthService;
+use pingora::apps::HttpServerOptions;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::sync::Arc;
+
+/// Pingora's server settings from the top-level config keys.
+pub fn server_conf(config: &Config) -> ServerConf {
+    let mut conf = ServerConf::default();
+    conf.version = config.version;
+    conf.threads = config.threads;
+    conf.work_stealing = config.work_stealing;
+    conf.upstream_keepalive_pool_size = config.upstream_keepalive_pool_size;
+    conf.pid_file = config.pid_file.clone();
+    conf.upgrade_sock = config.upgrade_sock.clone();
+    conf.grace_period_seconds = Some(config.grace_period_seconds);
+    conf.graceful_shutdown_timeout_seconds = Some(config.graceful_shutdown_timeout_seconds);
+    conf.daemon = config.daemon;
+    conf.error_log = config.error_log.clone();
+    conf
+}
+
+/// Builds a bootstrapped server ready to `run`. `opt` carries Pingora's CLI
+/// flags (`-d`, `-u`); its `conf` must already be taken out.
+pub fn build(
+    opt: Option<Opt>,
+    loaded: LoadedConfig,
+) -> Result<(Server, Arc<GatewayState>), ConfigError> {
+    let config = loaded.config.clone();
+    let state = Arc::new(GatewayState::new(loaded)?);
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
+    server.bootstrap();
+
+    for h2c in [false, true] {
+        let addrs: Vec<String> = config
+            .gateway
+            .listeners
+            .iter()
+            .filter(|l| l.h2c == h2c)
+            .map(|l| l.address.to_string())
+            .collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let name = if h2c {
+            "gateway proxy (h2c)"
+        } else {
+            "gateway proxy"
+        };
+        let mut proxy = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            GatewayProxy::new(state.clone()),
+            name,
+        );
+        if h2c {
+            let mut options = HttpServerOptions::default();
+            options.h2c = true;
+            if let Some(app) = proxy.app_logic_mut() {
+                app.server_options = Some(options);
+            }
+        }
+        for addr in &addrs {
+            proxy.add_tcp(addr);
+        }
+        server.add_service(proxy);
+    }
+
+    if let Some(admin) = &config.gateway.admin {
+        let mut service = Service::new("gateway admin".to_string(), AdminApp::new(state.clone()));
+        service.add_tcp(&admin.address.to_string());
+        server.add_service(service);
+    }
+    server.add_service(background_service(
+        "health checks",
+        HealthService::new(state.clone()),
+    ));
+    server.add_service(background_service(
+        "sighup reload",
+        SighupReloader::new(state.clone()),
+    ));
+    Ok((server, state))
+}

@@ -1,0 +1,228 @@
+//! Upstream clusters: endpoint pools, selection (balancing, stickiness,
+//! failover to the backup pool), health checks and the retry policy.
+
+mod endpoint;
+mod health;
+mod passive;
+mod pool;
+mod retry;
+mod sticky;
+
+pub use endpoint::Endpoint;
+pub use health::{ActiveCheck, HealthService};
+pub use pool::Pool;
+pub use retry::RetryPolicy;
+pub use sticky::{find_cookie, Sticky};
+
+use crate::config::{Balance, ClusterConfig, HashKey};
+use crate::metrics::METRICS;
+use prometheus::IntCounter;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+/// Which endpoint of a cluster an attempt went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointRef {
+    /// From the backup pool.
+    pub backup: bool,
+    /// Index in its pool.
+    pub index: usize,
+}
+
+/// A named upstream cluster, compiled from config.
+pub struct Cluster {
+    /// Name from config.
+    pub name: String,
+    /// The config it was built from (reloads reuse clusters whose config is
+    /// unchanged, keeping their health state).
+    pub config: ClusterConfig,
+    /// The primary pool.
+    pub primary: Pool,
+    /// The backup pool, used only while no primary endpoint is available.
+    pub backup: Option<Pool>,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Consistent-hash key, when the cluster hashes.
+    pub hash_key: Option<HashKey>,
+    /// Sticky sessions, when configured.
+    pub sticky: Option<Sticky>,
+    /// Passive ejection cooldown (`None`: until the next passing check).
+    pub passive_cooldown: Option<Duration>,
+    /// Connect failures that eject an endpoint (0: never).
+    pub passive_threshold: u32,
+    schedule: CheckSchedule,
+    /// `gateway_retries_total{cluster}`.
+    pub retries_total: IntCounter,
+    /// `gateway_failover_total{cluster}`.
+    pub failover_total: IntCounter,
+    /// `gateway_upstream_connections_total{cluster,reused="false"}`.
+    pub connections_new: IntCounter,
+    /// `gateway_upstream_connections_total{cluster,reused="true"}`.
+    pub connections_reused: IntCounter,
+}
+
+/// When the next active check of a cluster is due.
+struct CheckSchedule {
+    interval: Option<Duration>,
+    next_due_ms: AtomicU64,
+    running: AtomicBool,
+}
+
+static CLOCK_EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn clock_ms() -> u64 {
+    CLOCK_EPOCH.elapsed().as_millis() as u64
+}
+
+impl Cluster {
+    /// Builds a cluster from its config.
+    pub fn new(name: &str, cfg: &ClusterConfig) -> Arc<Self> {
+        let make_check = |eps| {
+            cfg.health_check
+                .as_ref()
+                .map(|hc| ActiveCheck::new(name, hc, eps))
+        };
+        let primary = Pool::new(name, cfg, &cfg.endpoints, make_check);
+        let backup =
+            (!cfg.backup.is_empty()).then(|| Pool::new(name, cfg, &cfg.backup, make_check));
+        let hash_key = match &cfg.balance {
+            Balance::ConsistentHash { key } => Some(key.clone()),
+            _ => None,
+        };
+        let counter = |vec: &prometheus::IntCounterVec| vec.with_label_values(&[name]);
+        let connections = |reused: &str| {
+            METRICS
+                .upstream_connections
+                .with_label_values(&[name, reused])
+        };
+        Arc::new(Cluster {
+            name: name.to_string(),
+            config: cfg.clone(),
+            primary,
+            backup,
+            retry: RetryPolicy::new(&cfg.retries),
+            hash_key,
+            sticky: cfg.sticky.as_ref().map(Sticky::new),
+            passive_cooldown: cfg
+                .health_check
+                .is_none()
+                .then_some(cfg.passive_health.cooldown.0),
+            passive_threshold: cfg.passive_health.consecutive_failures,
+            schedule: CheckSchedule {
+                interval: cfg.health_check.as_ref().map(|hc| hc.interval.0),
+                next_due_ms: AtomicU64::new(0),
+                running: AtomicBool::new(false),
+            },
+            retries_total: counter(&METRICS.retries),
+            failover_total: counter(&METRICS.failover),
+            connections_new: connections("false"),
+            connections_reused: connections("true"),
+        })
+    }
+
+    /// The pool an [`EndpointRef`] points into.
+    pub fn pool(&self, backup: bool) -> &Pool {
+        match (&self.backup, backup) {
+            (Some(pool), true) => pool,
+            _ => &self.primary,
+        }
+    }
+
+    /// The endpoint an [`EndpointRef`] points at.
+    pub fn endpoint(&self, r: EndpointRef) -> &Endpoint {
+        &self.pool(r.backup).endpoints[r.index]
+    }
+
+    fn pools(&self) -> impl Iterator<Item = (bool, &Pool)> {
+        std::iter::once((false, &self.primary)).chain(self.backup.iter().map(|p| (true, p)))
+    }
+
+    /// Chooses an endpoint not in `tried`: the `pinned` sticky endpoint if it
+    /// is available, else by the balancer from the primary pool, else from
+    /// the backup pool.
+    pub fn choose(
+        &self,
+        key: &[u8],
+        pinned: Option<&str>,
+        tried: &[SocketAddr],
+    ) -> Option<EndpointRef> {
+        if let Some(id) = pinned {
+            for (backup, pool) in self.pools() {
+                if let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) {
+                    if pool.is_available(index) && !tried.contains(&pool.endpoints[index].addr) {
+                        return Some(EndpointRef { backup, index });
+                    }
+                }
+            }
+        }
+        self.pools().find_map(|(backup, pool)| {
+            pool.select(key, |i| !tried.contains(&pool.endpoints[i].addr))
+                .map(|index| EndpointRef { backup, index })
+        })
+    }
+
+    /// Whether an endpoint outside `tried` is available for a retry.
+    pub fn has_candidate(&self, tried: &[SocketAddr]) -> bool {
+        self.pools().any(|(_, pool)| {
+            (0..pool.endpoints.len())
+                .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
+        })
+    }
+
+    /// Whether any endpoint, primary or backup, can take traffic.
+    pub fn any_available(&self) -> bool {
+        self.pools().any(|(_, pool)| pool.any_available())
+    }
+
+    /// Every endpoint label, for metric clean-up when the cluster goes away.
+    pub fn endpoint_labels(&self) -> impl Iterator<Item = &str> {
+        self.pools()
+            .flat_map(|(_, pool)| pool.endpoints.iter().map(|e| e.label.as_str()))
+    }
+
+    /// Records a failed connect to `r`; ejects it after too many in a row.
+    pub fn on_connect_failure(&self, r: EndpointRef) {
+        let ep = self.endpoint(r);
+        ep.attempts.connect_failure.inc();
+        if ep
+            .passive
+            .on_connect_failure(self.passive_threshold, self.passive_cooldown)
+        {
+            log::warn!(
+                "cluster {} endpoint {} ejected after {} consecutive connect failures",
+                self.name,
+                ep.label,
+                self.passive_threshold
+            );
+            ep.healthy_gauge.set(0);
+        }
+    }
+
+    /// Claims the next health-check pass if one is due; the caller then runs
+    /// [`Cluster::run_health_check`].
+    pub fn health_check_due(&self) -> bool {
+        let s = &self.schedule;
+        s.interval.is_some()
+            && clock_ms() >= s.next_due_ms.load(Relaxed)
+            && s.running
+                .compare_exchange(false, true, Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    /// Runs one health-check pass over both pools and schedules the next.
+    pub async fn run_health_check(&self) {
+        let backup = async {
+            if let Some(pool) = &self.backup {
+                pool.run_health_check().await
+            }
+        };
+        tokio::join!(self.primary.run_health_check(), backup);
+        let interval = self.schedule.interval.unwrap_or_default();
+        self.schedule
+            .next_due_ms
+            .store(clock_ms() + interval.as_millis() as u64, Relaxed);
+        self.schedule.running.store(false, Relaxed);
+    }
+}

@@ -1,0 +1,11 @@
+//! Test harness for the gateway: in-process mock upstreams, a launcher for
+//! the real `gateway` binary, and small helpers to drive traffic and read
+//! metrics. Everything binds loopback addresses on ephemeral ports.
+
+pub mod gateway;
+pub mod metrics;
+pub mod upstream;
+pub mod wait;
+
+pub use gateway::{GatewayProcess, Template};
+pub use upstream::{Behaviour, MockUpstream};
