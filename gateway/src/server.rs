@@ -16,18 +16,19 @@ use std::sync::Arc;
 
 /// Pingora's server settings from the top-level config keys.
 pub fn server_conf(config: &Config) -> ServerConf {
-    let mut conf = ServerConf::default();
-    conf.version = config.version;
-    conf.threads = config.threads;
-    conf.work_stealing = config.work_stealing;
-    conf.upstream_keepalive_pool_size = config.upstream_keepalive_pool_size;
-    conf.pid_file = config.pid_file.clone();
-    conf.upgrade_sock = config.upgrade_sock.clone();
-    conf.grace_period_seconds = Some(config.grace_period_seconds);
-    conf.graceful_shutdown_timeout_seconds = Some(config.graceful_shutdown_timeout_seconds);
-    conf.daemon = config.daemon;
-    conf.error_log = config.error_log.clone();
-    conf
+    ServerConf {
+        version: config.version,
+        threads: config.threads,
+        work_stealing: config.work_stealing,
+        upstream_keepalive_pool_size: config.upstream_keepalive_pool_size,
+        pid_file: config.pid_file.clone(),
+        upgrade_sock: config.upgrade_sock.clone(),
+        grace_period_seconds: Some(config.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(config.graceful_shutdown_timeout_seconds),
+        daemon: config.daemon,
+        error_log: config.error_log.clone(),
+        ..Default::default()
+    }
 }
 
 /// Builds a bootstrapped server ready to `run`. `opt` carries Pingora's CLI

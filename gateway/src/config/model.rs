@@ -92,7 +92,7 @@ pub struct ClusterConfig {
     #[serde(default)]
     pub backup: Vec<EndpointConfig>,
     /// How an endpoint is chosen.
-    #[serde(default)]
+    #[serde(default, with = "serde_yaml::with::singleton_map")]
     pub balance: Balance,
     /// Pin clients to an endpoint with a cookie.
     #[serde(default)]
