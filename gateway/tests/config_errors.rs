@@ -1,0 +1,105 @@
+//! Every class of bad config is refused with the file, the key path and
+//! what was expected; `gateway -t` reports the same and exits 1.
+
+use gateway::config::parse;
+use std::process::Command;
+
+const GOOD: &str = r#"
+version: 1
+gateway:
+  listeners: [ { address: "127.0.0.1:6188" } ]
+  admin: { address: "127.0.0.1:6189" }
+  clusters:
+    api: { endpoints: [ { address: "127.0.0.1:3001" } ] }
+  routes:
+    - { match: { path_prefix: / }, cluster: api }
+"#;
+
+fn env(name: &str) -> Option<String> {
+    (name == "SET_VAR").then(|| "value".to_string())
+}
+
+fn error_for(yaml: &str) -> String {
+    match parse(yaml, "bad.yaml", &env) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// `GOOD` with `from` replaced by `to` (which must change something).
+fn variant(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from} not in the base config");
+    GOOD.replacen(from, to, 1)
+}
+
+#[test]
+fn the_base_config_is_valid() {
+    parse(GOOD, "good.yaml", &env).unwrap();
+}
+
+#[test]
+fn each_class_of_bad_config_names_its_key_path() {
+    let cases = [
+        ("unknown key", variant("admin:", "admn:")),
+        ("unknown nested key", variant("path_prefix: /", "path_prefx: /")),
+        ("bad type", variant("version: 1", "version: one")),
+        ("unknown cluster", variant("cluster: api }", "cluster: apii }")),
+        (
+            "duplicate listeners",
+            variant(
+                r#"[ { address: "127.0.0.1:6188" } ]"#,
+                r#"[ { address: "127.0.0.1:6188" }, { address: "127.0.0.1:6188" } ]"#,
+            ),
+        ),
+        ("listener clashes with admin", variant("127.0.0.1:6189", "127.0.0.1:6188")),
+        ("empty cluster", variant(r#"endpoints: [ { address: "127.0.0.1:3001" } ]"#, "endpoints: []")),
+        ("unparseable address", variant("127.0.0.1:3001", "localhost:three")),
+        ("bad duration", variant("api: {", "api: { timeouts: { connect: soon },")),
+        ("bad hash key", variant("api: {", "api: { balance: { consistent_hash: { key: \"query:x\" } },")),
+        ("bad retry condition", variant("api: {", "api: { retries: { on: [connect_failure, 999] },")),
+        ("http check without path", variant("api: {", "api: { health_check: { kind: http },")),
+        ("missing environment variable", variant("127.0.0.1:3001", "${UNSET_VAR}")),
+        ("bad method", variant("path_prefix: /", "path_prefix: /, methods: [get]")),
+        ("relative prefix", variant("path_prefix: /", "path_prefix: v1")),
+        ("yaml syntax", variant("routes:", "routes: [")),
+        ("missing section", variant("  routes:\n    - { match: { path_prefix: / }, cluster: api }\n", "")),
+    ];
+    let report: Vec<String> = cases
+        .iter()
+        .map(|(class, yaml)| format!("{class}:\n  {}", error_for(yaml)))
+        .collect();
+    insta::assert_snapshot!(report.join("\n"));
+}
+
+#[test]
+fn environment_references_are_substituted() {
+    let yaml = variant("cluster: api }", "cluster: api, name: \"${SET_VAR}\" }");
+    let cfg = parse(&yaml, "env.yaml", &env).unwrap();
+    assert_eq!(cfg.gateway.routes[0].name.as_deref(), Some("value"));
+    let defaulted = variant("127.0.0.1:3001", "${UNSET_VAR:-127.0.0.1:4000}");
+    let cfg = parse(&defaulted, "env.yaml", &env).unwrap();
+    assert_eq!(cfg.gateway.clusters["api"].endpoints[0].address.to_string(), "127.0.0.1:4000");
+}
+
+#[test]
+fn check_flag_exits_0_for_good_and_1_for_bad_configs_with_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&good, GOOD).unwrap();
+    std::fs::write(&bad, variant("cluster: api }", "cluster: apii }")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_gateway");
+
+    let ok = Command::new(bin).args(["-t", "-c"]).arg(&good).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("config OK"));
+
+    let failed = Command::new(bin).args(["-t", "-c"]).arg(&bad).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
+    assert!(stderr.contains("gateway.routes[0].cluster: unknown cluster `apii`"), "{stderr}");
+
+    let embedded = Command::new(bin).arg("-t").output().unwrap();
+    assert_eq!(embedded.status.code(), Some(0), "the embedded default config is valid");
+}
