@@ -13,9 +13,13 @@ async fn mocks(names: &[&str]) -> (Vec<MockUpstream>, Template, String) {
     let mut endpoints = String::new();
     let mut template = Template::new("");
     for name in names {
-        let m = MockUpstream::start(name, Behaviour::ok(name)).await.unwrap();
+        let m = MockUpstream::start(name, Behaviour::ok(name))
+            .await
+            .unwrap();
         template = template.upstream(name, m.addr());
-        endpoints.push_str(&format!("{{ address: \"${{upstream.{name}}}\", name: {name} }}, "));
+        endpoints.push_str(&format!(
+            "{{ address: \"${{upstream.{name}}}\", name: {name} }}, "
+        ));
         list.push(m);
     }
     (list, template, endpoints)
@@ -28,11 +32,19 @@ fn single_route(cluster: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn round_robin_spreads_300_requests_100_each() {
     let (mocks, template, endpoints) = mocks(&["a", "b", "c"]).await;
-    let body = single_route(&format!("clusters:\n  pool: {{ endpoints: [ {endpoints} ], balance: round_robin }}"));
+    let body = single_route(&format!(
+        "clusters:\n  pool: {{ endpoints: [ {endpoints} ], balance: round_robin }}"
+    ));
     let gw = start(&template.with_text(&config(&body))).await;
     let counts = tally(&gw, "/", 300).await;
-    assert_eq!(counts, BTreeMap::from([("a".into(), 100), ("b".into(), 100), ("c".into(), 100)]));
-    assert_eq!(mocks.iter().map(MockUpstream::hits).collect::<Vec<_>>(), vec![100, 100, 100]);
+    assert_eq!(
+        counts,
+        BTreeMap::from([("a".into(), 100), ("b".into(), 100), ("c".into(), 100)])
+    );
+    assert_eq!(
+        mocks.iter().map(MockUpstream::hits).collect::<Vec<_>>(),
+        vec![100, 100, 100]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -46,7 +58,10 @@ async fn weights_3_to_1_are_honoured() {
     eprintln!("weighted 3:1 over 400 requests: {counts:?}");
     let (heavy, light) = (counts["heavy"] as f64, counts["light"] as f64);
     assert_eq!(heavy + light, 400.0, "{counts:?}");
-    assert!((heavy - 300.0).abs() <= 15.0 && (light - 100.0).abs() <= 5.0, "{counts:?}");
+    assert!(
+        (heavy - 300.0).abs() <= 15.0 && (light - 100.0).abs() <= 5.0,
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,7 +86,11 @@ async fn owners(gw: &harness::GatewayProcess, users: usize) -> Vec<String> {
         let first = get(gw, "/", &[("x-user", &user)]).await;
         let second = get(gw, "/", &[("x-user", &user)]).await;
         assert_eq!(first.status, 200);
-        assert_eq!(first.upstream(), second.upstream(), "{user} moved between two requests");
+        assert_eq!(
+            first.upstream(),
+            second.upstream(),
+            "{user} moved between two requests"
+        );
         out.push(first.upstream().to_string());
     }
     out
@@ -98,7 +117,11 @@ async fn consistent_hash_is_stable_and_remaps_few_keys_when_an_endpoint_joins() 
     assert_eq!(status, 200, "{body}");
     let after = owners(&gw, 200).await;
     let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
-    let to_new = before.iter().zip(&after).filter(|(b, a)| b != a && *a == "d").count();
+    let to_new = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a && *a == "d")
+        .count();
     eprintln!("consistent hash: {moved} of 200 keys moved, all to the new endpoint");
     assert!(moved > 0, "the new endpoint took no keys");
     assert_eq!(moved, to_new, "keys moved between old endpoints");
@@ -114,23 +137,41 @@ async fn sticky_cookie_pins_a_client_until_its_endpoint_fails() {
     let gw = start(&template.with_text(&config(&body))).await;
 
     let first = get(&gw, "/", &[]).await;
-    let set_cookie = first.header("set-cookie").expect("a new client gets a cookie").to_string();
-    assert!(set_cookie.starts_with("gw_pin=") && set_cookie.contains("HttpOnly"), "{set_cookie}");
+    let set_cookie = first
+        .header("set-cookie")
+        .expect("a new client gets a cookie")
+        .to_string();
+    assert!(
+        set_cookie.starts_with("gw_pin=") && set_cookie.contains("HttpOnly"),
+        "{set_cookie}"
+    );
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let pinned = first.upstream().to_string();
     for _ in 0..20 {
         let r = get(&gw, "/", &[("cookie", &cookie)]).await;
         assert_eq!(r.upstream(), pinned);
-        assert_eq!(r.header("set-cookie"), None, "a pinned client is not re-pinned");
+        assert_eq!(
+            r.header("set-cookie"),
+            None,
+            "a pinned client is not re-pinned"
+        );
     }
 
     let pinned_mock = mocks.iter().find(|m| m.name() == pinned).unwrap();
     pinned_mock.down().await;
-    gw.wait_metric("gateway_upstream_healthy", &[("endpoint", &pinned)], 0.0, Duration::from_secs(5))
-        .await
-        .unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", &pinned)],
+        0.0,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     let moved = get(&gw, "/", &[("cookie", &cookie)]).await;
     assert_eq!(moved.status, 200);
     assert_ne!(moved.upstream(), pinned);
-    assert!(moved.header("set-cookie").is_some(), "the client is pinned to its new endpoint");
+    assert!(
+        moved.header("set-cookie").is_some(),
+        "the client is pinned to its new endpoint"
+    );
 }

@@ -41,9 +41,15 @@ fn the_base_config_is_valid() {
 fn each_class_of_bad_config_names_its_key_path() {
     let cases = [
         ("unknown key", variant("admin:", "admn:")),
-        ("unknown nested key", variant("path_prefix: /", "path_prefx: /")),
+        (
+            "unknown nested key",
+            variant("path_prefix: /", "path_prefx: /"),
+        ),
         ("bad type", variant("version: 1", "version: one")),
-        ("unknown cluster", variant("cluster: api }", "cluster: apii }")),
+        (
+            "unknown cluster",
+            variant("cluster: api }", "cluster: apii }"),
+        ),
         (
             "duplicate listeners",
             variant(
@@ -51,18 +57,60 @@ fn each_class_of_bad_config_names_its_key_path() {
                 r#"[ { address: "127.0.0.1:6188" }, { address: "127.0.0.1:6188" } ]"#,
             ),
         ),
-        ("listener clashes with admin", variant("127.0.0.1:6189", "127.0.0.1:6188")),
-        ("empty cluster", variant(r#"endpoints: [ { address: "127.0.0.1:3001" } ]"#, "endpoints: []")),
-        ("unparseable address", variant("127.0.0.1:3001", "localhost:three")),
-        ("bad duration", variant("api: {", "api: { timeouts: { connect: soon },")),
-        ("bad hash key", variant("api: {", "api: { balance: { consistent_hash: { key: \"query:x\" } },")),
-        ("bad retry condition", variant("api: {", "api: { retries: { on: [connect_failure, 999] },")),
-        ("http check without path", variant("api: {", "api: { health_check: { kind: http },")),
-        ("missing environment variable", variant("127.0.0.1:3001", "${UNSET_VAR}")),
-        ("bad method", variant("path_prefix: /", "path_prefix: /, methods: [get]")),
-        ("relative prefix", variant("path_prefix: /", "path_prefix: v1")),
+        (
+            "listener clashes with admin",
+            variant("127.0.0.1:6189", "127.0.0.1:6188"),
+        ),
+        (
+            "empty cluster",
+            variant(
+                r#"endpoints: [ { address: "127.0.0.1:3001" } ]"#,
+                "endpoints: []",
+            ),
+        ),
+        (
+            "unparseable address",
+            variant("127.0.0.1:3001", "localhost:three"),
+        ),
+        (
+            "bad duration",
+            variant("api: {", "api: { timeouts: { connect: soon },"),
+        ),
+        (
+            "bad hash key",
+            variant(
+                "api: {",
+                "api: { balance: { consistent_hash: { key: \"query:x\" } },",
+            ),
+        ),
+        (
+            "bad retry condition",
+            variant("api: {", "api: { retries: { on: [connect_failure, 999] },"),
+        ),
+        (
+            "http check without path",
+            variant("api: {", "api: { health_check: { kind: http },"),
+        ),
+        (
+            "missing environment variable",
+            variant("127.0.0.1:3001", "${UNSET_VAR}"),
+        ),
+        (
+            "bad method",
+            variant("path_prefix: /", "path_prefix: /, methods: [get]"),
+        ),
+        (
+            "relative prefix",
+            variant("path_prefix: /", "path_prefix: v1"),
+        ),
         ("yaml syntax", variant("routes:", "routes: [")),
-        ("missing section", variant("  routes:\n    - { match: { path_prefix: / }, cluster: api }\n", "")),
+        (
+            "missing section",
+            variant(
+                "  routes:\n    - { match: { path_prefix: / }, cluster: api }\n",
+                "",
+            ),
+        ),
     ];
     let report: Vec<String> = cases
         .iter()
@@ -78,7 +126,10 @@ fn environment_references_are_substituted() {
     assert_eq!(cfg.gateway.routes[0].name.as_deref(), Some("value"));
     let defaulted = variant("127.0.0.1:3001", "${UNSET_VAR:-127.0.0.1:4000}");
     let cfg = parse(&defaulted, "env.yaml", &env).unwrap();
-    assert_eq!(cfg.gateway.clusters["api"].endpoints[0].address.to_string(), "127.0.0.1:4000");
+    assert_eq!(
+        cfg.gateway.clusters["api"].endpoints[0].address.to_string(),
+        "127.0.0.1:4000"
+    );
 }
 
 #[test]
@@ -90,16 +141,36 @@ fn check_flag_exits_0_for_good_and_1_for_bad_configs_with_the_message() {
     std::fs::write(&bad, variant("cluster: api }", "cluster: apii }")).unwrap();
     let bin = env!("CARGO_BIN_EXE_gateway");
 
-    let ok = Command::new(bin).args(["-t", "-c"]).arg(&good).output().unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(bin)
+        .args(["-t", "-c"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("config OK"));
 
-    let failed = Command::new(bin).args(["-t", "-c"]).arg(&bad).output().unwrap();
+    let failed = Command::new(bin)
+        .args(["-t", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(failed.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
-    assert!(stderr.contains("gateway.routes[0].cluster: unknown cluster `apii`"), "{stderr}");
+    assert!(
+        stderr.contains("gateway.routes[0].cluster: unknown cluster `apii`"),
+        "{stderr}"
+    );
 
     let embedded = Command::new(bin).arg("-t").output().unwrap();
-    assert_eq!(embedded.status.code(), Some(0), "the embedded default config is valid");
+    assert_eq!(
+        embedded.status.code(),
+        Some(0),
+        "the embedded default config is valid"
+    );
 }

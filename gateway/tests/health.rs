@@ -22,35 +22,74 @@ clusters:
 routes:
   - { name: all, match: { path_prefix: / }, cluster: pool }
 "#;
-    let template = Template::new(&config(body)).upstream("a", a.addr()).upstream("b", b.addr());
+    let template = Template::new(&config(body))
+        .upstream("a", a.addr())
+        .upstream("b", b.addr());
     let gw = start(&template).await;
 
     // `a` still serves traffic but fails its checks: only the checks can
     // take it out.
     let checks_before = a.health_checks();
     a.set_health_status(503);
-    gw.wait_metric("gateway_upstream_healthy", &[("endpoint", "a")], 0.0, DEADLINE).await.unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "a")],
+        0.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
     let failed_checks = a.health_checks() - checks_before;
-    assert!(failed_checks >= 3, "unhealthy after {failed_checks} failing checks, threshold is 3");
+    assert!(
+        failed_checks >= 3,
+        "unhealthy after {failed_checks} failing checks, threshold is 3"
+    );
     let hits_before = a.hits();
     let counts = tally(&gw, "/", 50).await;
     assert_eq!(counts.get("b"), Some(&50), "{counts:?}");
     assert_eq!(a.hits(), hits_before, "an unhealthy endpoint got traffic");
-    assert_eq!(gw.metric("gateway_health_transitions_total", &[("endpoint", "a"), ("to", "unhealthy")]).await, 1.0);
+    assert_eq!(
+        gw.metric(
+            "gateway_health_transitions_total",
+            &[("endpoint", "a"), ("to", "unhealthy")]
+        )
+        .await,
+        1.0
+    );
 
     let checks_before = a.health_checks();
     a.set_health_status(200);
-    gw.wait_metric("gateway_upstream_healthy", &[("endpoint", "a")], 1.0, DEADLINE).await.unwrap();
-    assert!(a.health_checks() - checks_before >= 2, "healthy again before 2 passing checks");
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "a")],
+        1.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    assert!(
+        a.health_checks() - checks_before >= 2,
+        "healthy again before 2 passing checks"
+    );
     let counts = tally(&gw, "/", 50).await;
-    assert_eq!((counts.get("a"), counts.get("b")), (Some(&25), Some(&25)), "{counts:?}");
+    assert_eq!(
+        (counts.get("a"), counts.get("b")),
+        (Some(&25), Some(&25)),
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_pool_serves_only_while_every_primary_is_down() {
-    let p1 = MockUpstream::start("p1", Behaviour::ok("p1")).await.unwrap();
-    let p2 = MockUpstream::start("p2", Behaviour::ok("p2")).await.unwrap();
-    let bk = MockUpstream::start("bk", Behaviour::ok("bk")).await.unwrap();
+    let p1 = MockUpstream::start("p1", Behaviour::ok("p1"))
+        .await
+        .unwrap();
+    let p2 = MockUpstream::start("p2", Behaviour::ok("p2"))
+        .await
+        .unwrap();
+    let bk = MockUpstream::start("bk", Behaviour::ok("bk"))
+        .await
+        .unwrap();
     let body = r#"
 clusters:
   pool:
@@ -67,24 +106,50 @@ routes:
     let gw = start(&template).await;
 
     let counts = tally(&gw, "/", 20).await;
-    assert_eq!((counts.get("p1"), counts.get("p2")), (Some(&10), Some(&10)), "{counts:?}");
+    assert_eq!(
+        (counts.get("p1"), counts.get("p2")),
+        (Some(&10), Some(&10)),
+        "{counts:?}"
+    );
     assert_eq!(bk.hits(), 0);
 
     p1.down().await;
     p2.down().await;
     for ep in ["p1", "p2"] {
-        gw.wait_metric("gateway_upstream_healthy", &[("endpoint", ep)], 0.0, DEADLINE).await.unwrap();
+        gw.wait_metric(
+            "gateway_upstream_healthy",
+            &[("endpoint", ep)],
+            0.0,
+            DEADLINE,
+        )
+        .await
+        .unwrap();
     }
     let counts = tally(&gw, "/", 20).await;
     assert_eq!(counts.get("bk"), Some(&20), "{counts:?}");
-    assert_eq!(gw.metric("gateway_failover_total", &[("cluster", "pool")]).await, 20.0);
+    assert_eq!(
+        gw.metric("gateway_failover_total", &[("cluster", "pool")])
+            .await,
+        20.0
+    );
 
     p1.up().await.unwrap();
-    gw.wait_metric("gateway_upstream_healthy", &[("endpoint", "p1")], 1.0, DEADLINE).await.unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "p1")],
+        1.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
     let backup_hits = bk.hits();
     let counts = tally(&gw, "/", 20).await;
     assert_eq!(counts.get("p1"), Some(&20), "{counts:?}");
-    assert_eq!(bk.hits(), backup_hits, "the backup kept getting traffic after a primary returned");
+    assert_eq!(
+        bk.hits(),
+        backup_hits,
+        "the backup kept getting traffic after a primary returned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,21 +165,36 @@ routes:
 "#;
     let gw = start(&Template::new(&config(body)).upstream("a", a.addr())).await;
     a.down().await;
-    gw.wait_metric("gateway_upstream_healthy", &[("endpoint", "a")], 0.0, DEADLINE).await.unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "a")],
+        0.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
     let started = std::time::Instant::now();
     let r = get(&gw, "/", &[]).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["error"], "no healthy upstream endpoint");
     // Generous bound: the point is "answered, not hung on the 10 s client timeout".
     assert!(started.elapsed() < Duration::from_secs(5));
-    let ready = reqwest::get(gw.admin_url("/ready")).await.unwrap().status().as_u16();
+    let ready = reqwest::get(gw.admin_url("/ready"))
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
     assert_eq!(ready, 503, "/ready reports that no route can be served");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn passive_health_ejects_an_endpoint_after_consecutive_connect_failures() {
-    let good = MockUpstream::start("good", Behaviour::ok("good")).await.unwrap();
-    let dead = MockUpstream::start("dead", Behaviour::ok("dead")).await.unwrap();
+    let good = MockUpstream::start("good", Behaviour::ok("good"))
+        .await
+        .unwrap();
+    let dead = MockUpstream::start("dead", Behaviour::ok("dead"))
+        .await
+        .unwrap();
     dead.down().await;
     let body = r#"
 clusters:
@@ -125,13 +205,25 @@ clusters:
 routes:
   - { name: all, match: { path_prefix: / }, cluster: pool }
 "#;
-    let template = Template::new(&config(body)).upstream("dead", dead.addr()).upstream("good", good.addr());
+    let template = Template::new(&config(body))
+        .upstream("dead", dead.addr())
+        .upstream("good", good.addr());
     let gw = start(&template).await;
     let counts = tally(&gw, "/", 40).await;
     assert_eq!(counts.get("good"), Some(&40), "{counts:?}");
     let failures = gw
-        .metric("gateway_upstream_attempts_total", &[("endpoint", "dead"), ("outcome", "connect_failure")])
+        .metric(
+            "gateway_upstream_attempts_total",
+            &[("endpoint", "dead"), ("outcome", "connect_failure")],
+        )
         .await;
-    assert_eq!(failures, 3.0, "the dead endpoint was tried after its ejection");
-    assert_eq!(gw.metric("gateway_upstream_healthy", &[("endpoint", "dead")]).await, 0.0);
+    assert_eq!(
+        failures, 3.0,
+        "the dead endpoint was tried after its ejection"
+    );
+    assert_eq!(
+        gw.metric("gateway_upstream_healthy", &[("endpoint", "dead")])
+            .await,
+        0.0
+    );
 }

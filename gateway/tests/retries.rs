@@ -21,10 +21,16 @@ routes:
 }
 
 async fn refusing_and_good() -> (MockUpstream, MockUpstream, Template) {
-    let bad = MockUpstream::start("bad", Behaviour::ok("bad")).await.unwrap();
+    let bad = MockUpstream::start("bad", Behaviour::ok("bad"))
+        .await
+        .unwrap();
     bad.down().await;
-    let good = MockUpstream::start("good", Behaviour::ok("good")).await.unwrap();
-    let t = Template::new("").upstream("bad", bad.addr()).upstream("good", good.addr());
+    let good = MockUpstream::start("good", Behaviour::ok("good"))
+        .await
+        .unwrap();
+    let t = Template::new("")
+        .upstream("bad", bad.addr())
+        .upstream("good", good.addr());
     (bad, good, t)
 }
 
@@ -35,12 +41,20 @@ async fn connect_failures_are_retried_on_another_endpoint() {
     let counts = tally(&gw, "/", 100).await;
     assert_eq!(counts.get("good"), Some(&100), "{counts:?}");
     assert_eq!(good.hits(), 100);
-    let retries = gw.metric("gateway_retries_total", &[("cluster", "pool")]).await;
+    let retries = gw
+        .metric("gateway_retries_total", &[("cluster", "pool")])
+        .await;
     let refused = gw
-        .metric("gateway_upstream_attempts_total", &[("endpoint", "bad"), ("outcome", "connect_failure")])
+        .metric(
+            "gateway_upstream_attempts_total",
+            &[("endpoint", "bad"), ("outcome", "connect_failure")],
+        )
         .await;
     eprintln!("100 requests, one endpoint refusing: {retries} retries, {refused} refused connects");
-    assert!(retries >= 1.0, "round robin never chose the refusing endpoint");
+    assert!(
+        retries >= 1.0,
+        "round robin never chose the refusing endpoint"
+    );
     assert_eq!(retries, refused, "every refused connect was retried once");
 }
 
@@ -49,14 +63,26 @@ async fn without_a_retry_budget_refused_connects_reach_the_client_as_502() {
     let (_bad, _good, template) = refusing_and_good().await;
     let gw = start(&template.with_text(&pool("{ attempts: 0, on: [connect_failure] }"))).await;
     let counts = tally(&gw, "/", 20).await;
-    assert_eq!((counts.get("good"), counts.get("status:502")), (Some(&10), Some(&10)), "{counts:?}");
-    assert_eq!(gw.metric("gateway_retries_total", &[("cluster", "pool")]).await, 0.0);
+    assert_eq!(
+        (counts.get("good"), counts.get("status:502")),
+        (Some(&10), Some(&10)),
+        "{counts:?}"
+    );
+    assert_eq!(
+        gw.metric("gateway_retries_total", &[("cluster", "pool")])
+            .await,
+        0.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retryable_statuses_are_retried_for_idempotent_methods_only() {
-    let flaky = MockUpstream::start("bad", Behaviour::status(503)).await.unwrap();
-    let good = MockUpstream::start("good", Behaviour::ok("good")).await.unwrap();
+    let flaky = MockUpstream::start("bad", Behaviour::status(503))
+        .await
+        .unwrap();
+    let good = MockUpstream::start("good", Behaviour::ok("good"))
+        .await
+        .unwrap();
     let template = Template::new(&pool("{ attempts: 1, on: [connect_failure, 503] }"))
         .upstream("bad", flaky.addr())
         .upstream("good", good.addr());
@@ -65,7 +91,10 @@ async fn retryable_statuses_are_retried_for_idempotent_methods_only() {
     let counts = tally(&gw, "/", 20).await;
     assert_eq!(counts.get("good"), Some(&20), "GETs: {counts:?}");
     let retried = gw
-        .metric("gateway_upstream_attempts_total", &[("endpoint", "bad"), ("outcome", "retryable_status")])
+        .metric(
+            "gateway_upstream_attempts_total",
+            &[("endpoint", "bad"), ("outcome", "retryable_status")],
+        )
         .await;
     assert_eq!(retried, flaky.hits() as f64);
     assert!(retried >= 1.0);
@@ -73,8 +102,15 @@ async fn retryable_statuses_are_retried_for_idempotent_methods_only() {
     let client = common::client();
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        statuses.push(send(&client, client.post(gw.url("/")).body("payload")).await.status);
+        statuses.push(
+            send(&client, client.post(gw.url("/")).body("payload"))
+                .await
+                .status,
+        );
     }
     let passed_through = statuses.iter().filter(|s| **s == 503).count();
-    assert_eq!(passed_through, 5, "POSTs are not retried after sending: {statuses:?}");
+    assert_eq!(
+        passed_through, 5,
+        "POSTs are not retried after sending: {statuses:?}"
+    );
 }

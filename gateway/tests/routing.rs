@@ -71,10 +71,18 @@ async fn routes_by_host_wildcard_prefix_and_method() {
     let (_mocks, gw) = setup().await;
 
     let r = get(&gw, "/v1/users", &[("host", "api.example.com")]).await;
-    assert_eq!((r.status, r.upstream()), (200, "a"), "exact host beats path-only routes");
+    assert_eq!(
+        (r.status, r.upstream()),
+        (200, "a"),
+        "exact host beats path-only routes"
+    );
 
     let r = get(&gw, "/x", &[("host", "shop.example.com:8080")]).await;
-    assert_eq!((r.status, r.upstream()), (200, "b"), "wildcard host, port ignored");
+    assert_eq!(
+        (r.status, r.upstream()),
+        (200, "b"),
+        "wildcard host, port ignored"
+    );
 
     let r = get(&gw, "/x", &[("host", "example.com")]).await;
     assert_eq!(r.status, 404, "the wildcard does not match the bare domain");
@@ -84,7 +92,11 @@ async fn routes_by_host_wildcard_prefix_and_method() {
     assert_eq!(r.json()["path"], "/users", "strip_prefix removes /v1");
 
     let r = get(&gw, "/v1/admin/stats", &[]).await;
-    assert_eq!((r.status, r.upstream()), (200, "d"), "the longest prefix wins");
+    assert_eq!(
+        (r.status, r.upstream()),
+        (200, "d"),
+        "the longest prefix wins"
+    );
     assert_eq!(r.json()["path"], "/internal/stats");
 
     let client = common::client();
@@ -105,7 +117,12 @@ async fn unmatched_requests_get_a_json_404_with_request_id() {
     assert_eq!(body["error"], "no route matches the request");
     assert_eq!(body["request_id"], "trace-42");
     assert_eq!(mocks.iter().map(MockUpstream::hits).sum::<u64>(), 0);
-    let counted = gw.metric("gateway_requests_total", &[("route", "none"), ("status", "404")]).await;
+    let counted = gw
+        .metric(
+            "gateway_requests_total",
+            &[("route", "none"), ("status", "404")],
+        )
+        .await;
     assert_eq!(counted, 1.0);
 }
 
@@ -115,7 +132,10 @@ async fn request_rules_query_edits_and_forwarding_headers_reach_the_upstream() {
     let r = get(
         &gw,
         "/rules/x?a=1&utm_source=mail&fbclid=zz&ref=old",
-        &[("cookie", "session=secret"), ("x-forwarded-for", "203.0.113.9")],
+        &[
+            ("cookie", "session=secret"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ],
     )
     .await;
     assert_eq!(r.status, 200);
@@ -124,12 +144,21 @@ async fn request_rules_query_edits_and_forwarding_headers_reach_the_upstream() {
     assert_eq!(seen["query"], "a=1&ref=gateway");
     let headers = &seen["headers"];
     assert_eq!(headers["x-gateway"], "1");
-    assert!(headers.get("cookie").is_none(), "Cookie is removed: {headers}");
+    assert!(
+        headers.get("cookie").is_none(),
+        "Cookie is removed: {headers}"
+    );
     assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
     assert_eq!(headers["x-forwarded-proto"], "http");
-    let id = headers["x-request-id"].as_str().expect("a request id is generated");
+    let id = headers["x-request-id"]
+        .as_str()
+        .expect("a request id is generated");
     assert_eq!(id.len(), 32);
-    assert_eq!(r.header("x-request-id"), Some(id), "the id is echoed to the client");
+    assert_eq!(
+        r.header("x-request-id"),
+        Some(id),
+        "the id is echoed to the client"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,6 +166,9 @@ async fn response_rules_add_hsts_and_remove_powered_by() {
     let (_mocks, gw) = setup().await;
     let r = get(&gw, "/powered", &[]).await;
     assert_eq!((r.status, r.body.as_str()), (200, "hi"));
-    assert_eq!(r.header("strict-transport-security"), Some("max-age=63072000"));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
     assert_eq!(r.header("x-powered-by"), None);
 }

@@ -75,7 +75,10 @@ impl Reply {
 /// Sends one request.
 pub async fn send(client: &reqwest::Client, req: reqwest::RequestBuilder) -> Reply {
     let _ = client;
-    let resp = req.send().await.expect("request failed at the transport level");
+    let resp = req
+        .send()
+        .await
+        .expect("request failed at the transport level");
     Reply {
         status: resp.status().as_u16(),
         headers: resp.headers().clone(),
