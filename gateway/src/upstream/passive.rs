@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
+/// Milliseconds since [`EPOCH`], plus one so that it is never 0 (0 means
+/// "not ejected").
 fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
+    EPOCH.elapsed().as_millis() as u64 + 1
 }
 
 /// Ejected until a successful active check.
@@ -36,7 +38,7 @@ impl PassiveState {
             return false;
         }
         let until = match cooldown {
-            Some(c) => now_ms().saturating_add(c.as_millis() as u64).max(1),
+            Some(c) => now_ms().saturating_add(c.as_millis() as u64),
             None => UNTIL_CHECKED,
         };
         self.ejected_until.store(until, Relaxed);
