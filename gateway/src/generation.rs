@@ -5,7 +5,7 @@
 use crate::config::{ConfigError, ConfigSource, LoadedConfig};
 use crate::error_page::ErrorPage;
 use crate::headers::HeaderRules;
-use crate::metrics::METRICS;
+use crate::metrics::{StatusCounters, METRICS};
 use crate::rewrite::{PathRewrite, QueryRewrite};
 use crate::routing::{HostMatch, Route, RouteTable};
 use crate::upstream::Cluster;
@@ -67,6 +67,7 @@ impl Generation {
             });
             routes.push(Route {
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
+                requests: StatusCounters::new(&name),
                 name,
                 host: HostMatch::new(rc.matcher.host.as_deref()),
                 prefix: rc.matcher.path_prefix.clone().unwrap_or_else(|| "/".into()),

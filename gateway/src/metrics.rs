@@ -4,11 +4,12 @@
 //! Label handles that are known at config load (per route, cluster and
 //! endpoint) are resolved then, not per request.
 
+use prometheus::IntCounter;
 use prometheus::{
     register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, HistogramVec,
     IntCounterVec, IntGaugeVec,
 };
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// Every metric the gateway exports.
 pub struct Metrics {
@@ -97,6 +98,37 @@ fn build() -> Metrics {
             "Endpoint health changes, by the state entered.",
             &["cluster", "endpoint", "to"]
         )),
+    }
+}
+
+/// `gateway_requests_total{route,status}` handles of one route, resolved on
+/// first use per status so the request path skips the label lookup.
+pub struct StatusCounters {
+    route: String,
+    slots: Box<[OnceLock<IntCounter>]>,
+}
+
+impl StatusCounters {
+    /// Handles for `route`.
+    pub fn new(route: &str) -> Self {
+        StatusCounters {
+            route: route.to_string(),
+            slots: (0..600).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The counter for `status` (0 when no response was sent).
+    pub fn get(&self, status: u16) -> IntCounter {
+        let resolve = || {
+            let label = status.to_string();
+            METRICS
+                .requests
+                .with_label_values(&[self.route.as_str(), label.as_str()])
+        };
+        match self.slots.get(usize::from(status)) {
+            Some(slot) => slot.get_or_init(resolve).clone(),
+            None => resolve(),
+        }
     }
 }
 

@@ -3,19 +3,19 @@
 
 use crate::error_page;
 use crate::generation::Generation;
-use crate::metrics::METRICS;
+use crate::metrics::StatusCounters;
 use crate::state::GatewayState;
 use crate::upstream::{find_cookie, Cluster, EndpointRef};
 use async_trait::async_trait;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 const X_REQUEST_ID: &str = "x-request-id";
@@ -23,6 +23,9 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 /// Longest client-supplied request id accepted; longer ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// `gateway_requests_total` handles for requests that matched no route.
+static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
 
 /// The gateway proxy.
 pub struct GatewayProxy {
@@ -432,12 +435,10 @@ impl ProxyHttp for GatewayProxy {
                 cluster.endpoint(r).attempts.success.inc();
             }
         }
-        let status_code = StatusCode::from_u16(status).ok();
-        let status_label = status_code.as_ref().map_or("0", StatusCode::as_str);
-        METRICS
-            .requests
-            .with_label_values(&[ctx.route_name(), status_label])
-            .inc();
+        match route {
+            Some(route) => route.requests.get(status).inc(),
+            None => UNROUTED.get(status).inc(),
+        }
         if let Some(route) = route {
             route.duration.observe(elapsed.as_secs_f64());
         }

@@ -8,6 +8,7 @@
 
 use crate::error_page::ErrorPage;
 use crate::headers::HeaderRules;
+use crate::metrics::StatusCounters;
 use crate::rewrite::{PathRewrite, QueryRewrite};
 use crate::upstream::Cluster;
 use http::Method;
@@ -85,6 +86,8 @@ pub struct Route {
     pub config_index: usize,
     /// `gateway_request_duration_seconds{route}`.
     pub duration: Histogram,
+    /// `gateway_requests_total{route,status}`.
+    pub requests: StatusCounters,
 }
 
 impl Route {

@@ -20,15 +20,19 @@ pub struct ReloadOutcome {
 /// Shared by the proxy, the admin service and background services.
 pub struct GatewayState {
     current: ArcSwap<Generation>,
+    /// The config the process started with: listeners and server settings
+    /// stay as it set them until a restart or upgrade.
+    startup: LoadedConfig,
     reload_lock: Mutex<()>,
 }
 
 impl GatewayState {
     /// Compiles the first generation.
     pub fn new(loaded: LoadedConfig) -> Result<Self, ConfigError> {
-        let generation = Generation::build(loaded, None, 1)?;
+        let generation = Generation::build(loaded.clone(), None, 1)?;
         Ok(GatewayState {
             current: ArcSwap::from_pointee(generation),
+            startup: loaded,
             reload_lock: Mutex::new(()),
         })
     }
@@ -52,7 +56,7 @@ impl GatewayState {
             Ok(new) => {
                 let outcome = ReloadOutcome {
                     generation: new.id,
-                    needs_restart: restart_only_changes(&old.loaded, &new.loaded),
+                    needs_restart: restart_only_changes(&self.startup, &new.loaded),
                 };
                 let new = Arc::new(new);
                 self.current.store(new.clone());

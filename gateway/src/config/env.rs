@@ -68,7 +68,9 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
                 "`${{{inner}}}` is not an environment reference; expected `${{NAME}}` or `${{NAME:-default}}`"
             ));
         }
+        // As in the shell, `:-` also replaces a variable that is set but empty.
         match (lookup(name), default) {
+            (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
             (None, None) => {
@@ -94,7 +96,11 @@ mod tests {
     use super::*;
 
     fn env(name: &str) -> Option<String> {
-        (name == "KEY").then(|| "secret".to_string())
+        match name {
+            "KEY" => Some("secret".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
     }
 
     #[test]
@@ -102,6 +108,8 @@ mod tests {
         assert_eq!(expand("a ${KEY} b", &env).unwrap(), "a secret b");
         assert_eq!(expand("${NOPE:-x}", &env).unwrap(), "x");
         assert_eq!(expand("plain", &env).unwrap(), "plain");
+        assert_eq!(expand("${EMPTY:-d}", &env).unwrap(), "d");
+        assert_eq!(expand("[${EMPTY}]", &env).unwrap(), "[]");
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub struct HealthCheckConfig {
     /// Request path for HTTP checks.
     #[serde(default)]
     pub path: Option<String>,
-    /// `Host` header for HTTP checks (the endpoint address when absent).
+    /// `Host` header for HTTP checks (the endpoint's address when absent).
     #[serde(default)]
     pub host: Option<String>,
     /// Status an HTTP check expects.

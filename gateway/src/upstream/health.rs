@@ -26,7 +26,9 @@ const SCHEDULER_TICK: Duration = Duration::from_millis(50);
 pub struct ActiveCheck {
     cluster: String,
     kind: HealthCheckKind,
-    request: Vec<u8>,
+    path: String,
+    /// The request when `host` is configured; built per endpoint otherwise.
+    fixed_request: Option<Vec<u8>>,
     expect_status: Option<u16>,
     expect_body: Option<String>,
     timeout: Duration,
@@ -38,16 +40,12 @@ pub struct ActiveCheck {
 impl ActiveCheck {
     /// Builds the check for the pool holding `endpoints`.
     pub fn new(cluster: &str, cfg: &HealthCheckConfig, endpoints: Arc<Vec<Endpoint>>) -> Self {
-        let path = cfg.path.as_deref().unwrap_or("/");
-        let host = cfg.host.as_deref().unwrap_or("localhost");
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gateway-health-check\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes();
+        let path = cfg.path.clone().unwrap_or_else(|| "/".into());
         ActiveCheck {
             cluster: cluster.to_string(),
             kind: cfg.kind,
-            request,
+            fixed_request: cfg.host.as_deref().map(|host| check_request(&path, host)),
+            path,
             expect_status: cfg.expect_status,
             expect_body: cfg.expect_body.clone(),
             timeout: cfg.timeout.0,
@@ -74,8 +72,12 @@ impl ActiveCheck {
             if self.kind == HealthCheckKind::Tcp {
                 return Ok(());
             }
+            let request = match &self.fixed_request {
+                Some(r) => std::borrow::Cow::Borrowed(r),
+                None => std::borrow::Cow::Owned(check_request(&self.path, &addr.to_string())),
+            };
             stream
-                .write_all(&self.request)
+                .write_all(&request)
                 .await
                 .map_err(|e| Error::because(ErrorType::WriteError, "health check write", e))?;
             let mut response = Vec::with_capacity(1024);
@@ -126,6 +128,11 @@ impl ActiveCheck {
         }
         Ok(())
     }
+}
+
+fn check_request(path: &str, host: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gateway-health-check\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 fn parse_status(response: &[u8]) -> Option<u16> {

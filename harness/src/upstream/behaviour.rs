@@ -18,7 +18,7 @@ pub enum Behaviour {
         /// Response body.
         body: String,
     },
-    /// 200 with a JSON body describing the request: method, path, query,
+    /// 200 with a JSON body describing the request: method, HTTP version, path, query,
     /// headers (lower-case names, values joined by `, `) and body length.
     Echo,
     /// Waits, then behaves like `then`.
@@ -100,6 +100,7 @@ async fn echo(name: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let doc = serde_json::json!({
         "upstream": name,
         "method": parts.method.as_str(),
+        "version": format!("{:?}", parts.version),
         "path": parts.uri.path(),
         "query": parts.uri.query(),
         "headers": headers,

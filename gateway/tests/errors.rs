@@ -1,0 +1,84 @@
+//! Errors the gateway produces: upstream timeouts are 504, refused
+//! upstreams 502, both as JSON or through a route's error page template.
+
+mod common;
+
+use common::{config, get, start};
+use harness::{Behaviour, MockUpstream, Template};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_timeout_is_a_504_and_a_refused_upstream_a_502_with_a_template() {
+    let slow = MockUpstream::start(
+        "slow",
+        Behaviour::Slow {
+            delay: Duration::from_secs(3),
+            then: Box::new(Behaviour::ok("late")),
+        },
+    )
+    .await
+    .unwrap();
+    let dead = MockUpstream::start("dead", Behaviour::ok("dead"))
+        .await
+        .unwrap();
+    dead.down().await;
+    let page =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pages/error.html");
+    let body = format!(
+        r#"
+clusters:
+  slow:
+    endpoints: [ {{ address: "${{upstream.slow}}", name: slow }} ]
+    timeouts: {{ read: 300ms }}
+    retries: {{ attempts: 0 }}
+  dead:
+    endpoints: [ {{ address: "${{upstream.dead}}", name: dead }} ]
+    retries: {{ attempts: 0 }}
+routes:
+  - {{ name: slow, match: {{ path_prefix: /slow }}, cluster: slow }}
+  - name: dead
+    match: {{ path_prefix: /dead }}
+    cluster: dead
+    error_page: {{ file: "{}", content_type: text/html }}
+"#,
+        page.display()
+    );
+    let gw = start(
+        &Template::new(&config(&body))
+            .upstream("slow", slow.addr())
+            .upstream("dead", dead.addr()),
+    )
+    .await;
+
+    let r = get(&gw, "/slow", &[]).await;
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert_eq!(r.json()["error"], "upstream timed out");
+    assert_eq!(r.json()["request_id"], r.header("x-request-id").unwrap());
+
+    let r = get(&gw, "/dead", &[("x-request-id", "req-7")]).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(
+        r.body.contains("<h1>502: upstream failed</h1>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Request id: req-7"), "{}", r.body);
+
+    assert_eq!(
+        gw.metric(
+            "gateway_requests_total",
+            &[("route", "slow"), ("status", "504")]
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        gw.metric(
+            "gateway_requests_total",
+            &[("route", "dead"), ("status", "502")]
+        )
+        .await,
+        1.0
+    );
+}
