@@ -1,0 +1,91 @@
+//! Per-request work that does not touch the network: route matching over a
+//! realistic table, header rules, and query rewriting.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gateway::config::{parse, ConfigSource, LoadedConfig};
+use gateway::generation::Generation;
+use gateway::headers::HeaderRules;
+use gateway::rewrite::QueryRewrite;
+use http::Method;
+use pingora::http::ResponseHeader;
+use std::hint::black_box;
+
+/// 60 routes: 20 hosts x 3 prefixes, plus a catch-all.
+fn table_config() -> String {
+    let mut routes = String::new();
+    for h in 0..20 {
+        for p in ["/", "/api", "/api/v1/users"] {
+            routes.push_str(&format!(
+                "    - {{ match: {{ host: \"svc{h}.example.com\", path_prefix: \"{p}\", methods: [GET, POST] }}, cluster: c }}\n"
+            ));
+        }
+    }
+    routes.push_str("    - { match: { host: \"*.example.org\" }, cluster: c }\n");
+    format!(
+        "version: 1\ngateway:\n  listeners: [ {{ address: \"127.0.0.1:1\" }} ]\n  clusters:\n    c: {{ endpoints: [ {{ address: \"127.0.0.1:2\" }} ] }}\n  routes:\n{routes}"
+    )
+}
+
+fn route_matching(c: &mut Criterion) {
+    let config = parse(&table_config(), "bench.yaml", &|_| None).expect("bench config");
+    let loaded = LoadedConfig {
+        config,
+        source: ConfigSource::Embedded,
+    };
+    let generation = Generation::build(loaded, None, 1).expect("bench generation");
+    let mut group = c.benchmark_group("route_match");
+    group.bench_function("exact_host_longest_prefix", |b| {
+        b.iter(|| {
+            generation.routes.find(
+                black_box("svc17.example.com"),
+                black_box("/api/v1/users/42"),
+                &Method::GET,
+            )
+        })
+    });
+    group.bench_function("wildcard_host", |b| {
+        b.iter(|| {
+            generation.routes.find(
+                black_box("a.example.org:8080"),
+                black_box("/x"),
+                &Method::GET,
+            )
+        })
+    });
+    group.bench_function("no_match", |b| {
+        b.iter(|| {
+            generation
+                .routes
+                .find(black_box("other.net"), black_box("/x"), &Method::GET)
+        })
+    });
+    group.finish();
+}
+
+fn header_and_query_rules(c: &mut Criterion) {
+    let mut cfg = gateway::config::HeaderRulesConfig::default();
+    cfg.set.insert(
+        "Strict-Transport-Security".into(),
+        "max-age=63072000".into(),
+    );
+    cfg.remove.push("X-Powered-By".into());
+    let rules = HeaderRules::new(&cfg);
+    c.bench_function("response_header_rules", |b| {
+        b.iter(|| {
+            let mut resp = ResponseHeader::build(200, Some(4)).expect("header");
+            resp.insert_header("X-Powered-By", "php").expect("insert");
+            rules.apply(&mut resp);
+            resp
+        })
+    });
+    let query = QueryRewrite::new(Some(&gateway::config::QueryConfig {
+        remove: vec!["utm_source".into(), "fbclid".into()],
+        set: [("ref".to_string(), "gateway".to_string())].into(),
+    }));
+    c.bench_function("query_rewrite", |b| {
+        b.iter(|| query.apply(black_box(Some("a=1&utm_source=mail&fbclid=x&b=2"))))
+    });
+}
+
+criterion_group!(benches, route_matching, header_and_query_rules);
+criterion_main!(benches);
