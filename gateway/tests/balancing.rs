@@ -4,7 +4,8 @@
 mod common;
 
 use common::{config, get, start, tally};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::Fixed;
+use harness::{MockUpstream, Template};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,9 +14,7 @@ async fn mocks(names: &[&str]) -> (Vec<MockUpstream>, Template, String) {
     let mut endpoints = String::new();
     let mut template = Template::new("");
     for name in names {
-        let m = MockUpstream::start(name, Behaviour::ok(name))
-            .await
-            .unwrap();
+        let m = MockUpstream::start(name, Fixed::ok(name)).await.unwrap();
         template = template.upstream(name, m.addr());
         endpoints.push_str(&format!(
             "{{ address: \"${{upstream.{name}}}\", name: {name} }}, "

@@ -4,21 +4,22 @@
 mod common;
 
 use common::{config, get, start};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::{Fixed, Slow};
+use harness::{MockUpstream, Template};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_timeout_is_a_504_and_a_refused_upstream_a_502_with_a_template() {
     let slow = MockUpstream::start(
         "slow",
-        Behaviour::Slow {
+        Slow {
             delay: Duration::from_secs(3),
-            then: Box::new(Behaviour::ok("late")),
+            then: std::sync::Arc::new(Fixed::ok("late")),
         },
     )
     .await
     .unwrap();
-    let dead = MockUpstream::start("dead", Behaviour::ok("dead"))
+    let dead = MockUpstream::start("dead", Fixed::ok("dead"))
         .await
         .unwrap();
     dead.down().await;

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{config, start};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::{Fixed, Slow};
+use harness::{MockUpstream, Template};
 use nix::sys::signal::Signal;
 use std::time::Duration;
 
@@ -24,9 +25,9 @@ routes:
 async fn sigterm_lets_an_in_flight_request_complete() {
     let slow = MockUpstream::start(
         "slow",
-        Behaviour::Slow {
+        Slow {
             delay: Duration::from_millis(1500),
-            then: Box::new(Behaviour::ok("done")),
+            then: std::sync::Arc::new(Fixed::ok("done")),
         },
     )
     .await
@@ -74,9 +75,7 @@ async fn sigterm_lets_an_in_flight_request_complete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigquit_hands_the_listeners_to_an_upgraded_process() {
-    let up = MockUpstream::start("up", Behaviour::ok("up"))
-        .await
-        .unwrap();
+    let up = MockUpstream::start("up", Fixed::ok("up")).await.unwrap();
     let body = config(
         r#"
 clusters:

@@ -5,15 +5,16 @@
 mod common;
 
 use common::{config, get, start, tally};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::Fixed;
+use harness::{MockUpstream, Template};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_http_checks_remove_an_endpoint_after_the_threshold_and_passing_ones_restore_it() {
-    let a = MockUpstream::start("a", Behaviour::ok("a")).await.unwrap();
-    let b = MockUpstream::start("b", Behaviour::ok("b")).await.unwrap();
+    let a = MockUpstream::start("a", Fixed::ok("a")).await.unwrap();
+    let b = MockUpstream::start("b", Fixed::ok("b")).await.unwrap();
     let body = r#"
 clusters:
   pool:
@@ -81,15 +82,9 @@ routes:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_pool_serves_only_while_every_primary_is_down() {
-    let p1 = MockUpstream::start("p1", Behaviour::ok("p1"))
-        .await
-        .unwrap();
-    let p2 = MockUpstream::start("p2", Behaviour::ok("p2"))
-        .await
-        .unwrap();
-    let bk = MockUpstream::start("bk", Behaviour::ok("bk"))
-        .await
-        .unwrap();
+    let p1 = MockUpstream::start("p1", Fixed::ok("p1")).await.unwrap();
+    let p2 = MockUpstream::start("p2", Fixed::ok("p2")).await.unwrap();
+    let bk = MockUpstream::start("bk", Fixed::ok("bk")).await.unwrap();
     let body = r#"
 clusters:
   pool:
@@ -154,7 +149,7 @@ routes:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_healthy_gives_503_not_a_hang() {
-    let a = MockUpstream::start("a", Behaviour::ok("a")).await.unwrap();
+    let a = MockUpstream::start("a", Fixed::ok("a")).await.unwrap();
     let body = r#"
 clusters:
   pool:
@@ -189,10 +184,10 @@ routes:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn passive_health_ejects_an_endpoint_after_consecutive_connect_failures() {
-    let good = MockUpstream::start("good", Behaviour::ok("good"))
+    let good = MockUpstream::start("good", Fixed::ok("good"))
         .await
         .unwrap();
-    let dead = MockUpstream::start("dead", Behaviour::ok("dead"))
+    let dead = MockUpstream::start("dead", Fixed::ok("dead"))
         .await
         .unwrap();
     dead.down().await;

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{get, start};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::Echo;
+use harness::{MockUpstream, Template};
 
 const CONFIG: &str = r#"
 version: 1
@@ -27,7 +28,7 @@ gateway:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h2c_listener_h2c_upstream_and_connection_reuse() {
-    let echo = MockUpstream::start("echo", Behaviour::Echo).await.unwrap();
+    let echo = MockUpstream::start("echo", Echo).await.unwrap();
     let gw = start(&Template::new(CONFIG).upstream("echo", echo.addr())).await;
     let h2c_url = format!("http://127.0.0.1:{}/", gw.var("port.h2c").unwrap());
 

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{config, get, start, tally};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::Fixed;
+use harness::{MockUpstream, Template};
 use nix::sys::signal::Signal;
 use std::time::Duration;
 
@@ -22,10 +23,10 @@ routes:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
-    let blue = MockUpstream::start("blue", Behaviour::ok("blue"))
+    let blue = MockUpstream::start("blue", Fixed::ok("blue"))
         .await
         .unwrap();
-    let green = MockUpstream::start("green", Behaviour::ok("green"))
+    let green = MockUpstream::start("green", Fixed::ok("green"))
         .await
         .unwrap();
     let template = Template::new(&routed_to("blue"))
@@ -89,10 +90,10 @@ async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_config_file() {
-    let blue = MockUpstream::start("blue", Behaviour::ok("blue"))
+    let blue = MockUpstream::start("blue", Fixed::ok("blue"))
         .await
         .unwrap();
-    let green = MockUpstream::start("green", Behaviour::ok("green"))
+    let green = MockUpstream::start("green", Fixed::ok("green"))
         .await
         .unwrap();
     let template = Template::new(&routed_to("blue"))

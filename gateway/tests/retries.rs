@@ -4,7 +4,8 @@
 mod common;
 
 use common::{config, send, start, tally};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::Fixed;
+use harness::{MockUpstream, Template};
 
 fn pool(retries: &str) -> String {
     config(&format!(
@@ -21,11 +22,9 @@ routes:
 }
 
 async fn refusing_and_good() -> (MockUpstream, MockUpstream, Template) {
-    let bad = MockUpstream::start("bad", Behaviour::ok("bad"))
-        .await
-        .unwrap();
+    let bad = MockUpstream::start("bad", Fixed::ok("bad")).await.unwrap();
     bad.down().await;
-    let good = MockUpstream::start("good", Behaviour::ok("good"))
+    let good = MockUpstream::start("good", Fixed::ok("good"))
         .await
         .unwrap();
     let t = Template::new("")
@@ -77,10 +76,10 @@ async fn without_a_retry_budget_refused_connects_reach_the_client_as_502() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retryable_statuses_are_retried_for_idempotent_methods_only() {
-    let flaky = MockUpstream::start("bad", Behaviour::status(503))
+    let flaky = MockUpstream::start("bad", Fixed::status(503))
         .await
         .unwrap();
-    let good = MockUpstream::start("good", Behaviour::ok("good"))
+    let good = MockUpstream::start("good", Fixed::ok("good"))
         .await
         .unwrap();
     let template = Template::new(&pool("{ attempts: 1, on: [connect_failure, 503] }"))

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{config, get, send, start};
-use harness::{Behaviour, MockUpstream, Template};
+use harness::upstream::{Echo, Fixed};
+use harness::{MockUpstream, Template};
 
 const ROUTES: &str = r#"
 clusters:
@@ -46,13 +47,13 @@ async fn setup() -> (Vec<MockUpstream>, harness::GatewayProcess) {
     let mut mocks = Vec::new();
     let mut template = Template::new(&config(ROUTES));
     for name in ["a", "b", "c", "d"] {
-        let m = MockUpstream::start(name, Behaviour::Echo).await.unwrap();
+        let m = MockUpstream::start(name, Echo).await.unwrap();
         template = template.upstream(name, m.addr());
         mocks.push(m);
     }
     let powered = MockUpstream::start(
         "powered",
-        Behaviour::Fixed {
+        Fixed {
             status: 200,
             headers: vec![("X-Powered-By".into(), "php/5".into())],
             body: "hi".into(),

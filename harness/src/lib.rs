@@ -2,6 +2,7 @@
 //! the real `gateway` binary, and small helpers to drive traffic and read
 //! metrics. Everything binds loopback addresses on ephemeral ports.
 
+pub mod certs;
 pub mod gateway;
 pub mod metrics;
 pub mod upstream;

@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the gateway on `fixtures/demo.yaml` in front of two
 //! echoing upstreams, blue and green. Ctrl-C stops it gracefully (SIGTERM).
 
-use harness::{Behaviour, GatewayProcess, MockUpstream, Template};
+use harness::upstream::Echo;
+use harness::{GatewayProcess, MockUpstream, Template};
 use nix::sys::signal::Signal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,10 +38,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(gateway: &std::path::Path, config: &std::path::Path) -> Result<(), String> {
-    let blue = MockUpstream::start("blue", Behaviour::Echo)
+    let blue = MockUpstream::start("blue", Echo)
         .await
         .map_err(|e| e.to_string())?;
-    let green = MockUpstream::start("green", Behaviour::Echo)
+    let green = MockUpstream::start("green", Echo)
         .await
         .map_err(|e| e.to_string())?;
     let template = Template::from_file(config)

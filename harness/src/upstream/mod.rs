@@ -1,42 +1,95 @@
-//! Mock upstreams: small hyper servers on 127.0.0.1 that count requests,
-//! tag responses with `x-upstream: NAME`, and change behaviour or go down
-//! while a test runs.
+//! Mock upstreams: small servers on 127.0.0.1 that count requests, tag
+//! responses with `x-upstream: NAME`, and change behaviour or go down while
+//! a test runs.
+//!
+//! A behaviour is one type implementing [`Behaviour`], in one file here.
+//! HTTP behaviours implement `respond`; connection-level ones (resets, lying
+//! framing, protocol restrictions, TLS) override `serve`.
 
-mod behaviour;
+mod body_mismatch;
+mod cacheable;
+mod echo;
+mod fixed;
+mod flapping;
+mod h2c;
+mod http;
+mod mtls;
+mod reset;
+mod slow;
 
-pub use behaviour::Behaviour;
+pub use body_mismatch::BodyMismatch;
+pub use cacheable::Cacheable;
+pub use echo::Echo;
+pub use fixed::Fixed;
+pub use flapping::{FlapSchedule, Flapper};
+pub use h2c::H2cOnly;
+pub use http::{full, tagged, MockBody, MockResponse};
+pub use reset::Reset;
+pub use slow::{Slow, StallBody};
 
-use bytes::Bytes;
-use http_body_util::Full;
+use async_trait::async_trait;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::convert::Infallible;
+use hyper::Request;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// User agent of the gateway's HTTP health checks; such requests are
-/// answered by the health status and not counted as hits.
+/// answered from the health status and not counted as hits.
 pub const HEALTH_CHECK_AGENT: &str = "gateway-health-check";
 
-struct Shared {
-    name: String,
+/// What a mock knows about itself while answering.
+pub struct MockContext {
+    /// The mock's name (sent as `x-upstream`).
+    pub name: String,
     hits: AtomicU64,
     health_checks: AtomicU64,
     health_status: AtomicU16,
-    behaviour: Mutex<Behaviour>,
+    behaviour: RwLock<Arc<dyn Behaviour>>,
+}
+
+impl MockContext {
+    /// Counts one request as served.
+    pub fn count_hit(&self) {
+        self.hits.fetch_add(1, SeqCst);
+    }
+
+    fn behaviour(&self) -> Arc<dyn Behaviour> {
+        self.behaviour
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// How a mock answers.
+#[async_trait]
+pub trait Behaviour: Send + Sync + 'static {
+    /// Answers one HTTP request. Connection-level behaviours that override
+    /// [`Behaviour::serve`] may leave the default.
+    async fn respond(&self, _req: Request<Incoming>, ctx: &MockContext) -> MockResponse {
+        tagged(
+            &ctx.name,
+            500,
+            full("this behaviour does not answer requests"),
+        )
+    }
+
+    /// Serves one accepted connection: by default HTTP/1.1 and h2c via
+    /// hyper, counting each request and calling [`Behaviour::respond`].
+    async fn serve(self: Arc<Self>, stream: TcpStream, ctx: Arc<MockContext>) {
+        http::serve_auto(stream, ctx).await
+    }
 }
 
 /// A running (or stopped) mock upstream.
 pub struct MockUpstream {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    ctx: Arc<MockContext>,
     running: Mutex<Option<Running>>,
 }
 
@@ -47,27 +100,32 @@ struct Running {
 
 impl MockUpstream {
     /// Starts a mock named `name` on an ephemeral loopback port.
-    pub async fn start(name: &str, behaviour: Behaviour) -> std::io::Result<Self> {
+    pub async fn start(name: &str, behaviour: impl Behaviour) -> std::io::Result<Self> {
+        Self::start_shared(name, Arc::new(behaviour)).await
+    }
+
+    /// [`MockUpstream::start`] with an already shared behaviour.
+    pub async fn start_shared(name: &str, behaviour: Arc<dyn Behaviour>) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
+        let ctx = Arc::new(MockContext {
             name: name.to_string(),
             hits: AtomicU64::new(0),
             health_checks: AtomicU64::new(0),
             health_status: AtomicU16::new(200),
-            behaviour: Mutex::new(behaviour),
+            behaviour: RwLock::new(behaviour),
         });
-        let running = spawn_server(listener, shared.clone());
+        let running = spawn_server(listener, ctx.clone());
         Ok(MockUpstream {
             addr,
-            shared,
+            ctx,
             running: Mutex::new(Some(running)),
         })
     }
 
     /// Its name, as sent in `x-upstream`.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.ctx.name
     }
 
     /// Where it listens (kept across down/up).
@@ -77,31 +135,31 @@ impl MockUpstream {
 
     /// Requests served, health checks excluded.
     pub fn hits(&self) -> u64 {
-        self.shared.hits.load(SeqCst)
+        self.ctx.hits.load(SeqCst)
     }
 
     /// HTTP health-check requests received.
     pub fn health_checks(&self) -> u64 {
-        self.shared.health_checks.load(SeqCst)
-    }
-
-    /// Resets the hit counter to zero.
-    pub fn reset_hits(&self) {
-        self.shared.hits.store(0, SeqCst);
+        self.ctx.health_checks.load(SeqCst)
     }
 
     /// Changes how requests are answered from now on.
-    pub fn set_behaviour(&self, behaviour: Behaviour) {
+    pub fn set_behaviour(&self, behaviour: impl Behaviour) {
+        self.set_behaviour_shared(Arc::new(behaviour));
+    }
+
+    /// [`MockUpstream::set_behaviour`] with an already shared behaviour.
+    pub fn set_behaviour_shared(&self, behaviour: Arc<dyn Behaviour>) {
         *self
-            .shared
+            .ctx
             .behaviour
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner()) = behaviour;
     }
 
     /// Status returned to HTTP health checks (200 by default).
     pub fn set_health_status(&self, status: u16) {
-        self.shared.health_status.store(status, SeqCst);
+        self.ctx.health_status.store(status, SeqCst);
     }
 
     /// Closes the listener and every open connection: new connections are
@@ -121,19 +179,14 @@ impl MockUpstream {
 
     /// Listens again on the same address.
     pub async fn up(&self) -> std::io::Result<()> {
-        if self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-        {
+        if self.is_up() {
             return Ok(());
         }
         let mut last_err = None;
         for _ in 0..100 {
             match TcpListener::bind(self.addr).await {
                 Ok(listener) => {
-                    let running = spawn_server(listener, self.shared.clone());
+                    let running = spawn_server(listener, self.ctx.clone());
                     *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(running);
                     return Ok(());
                 }
@@ -169,48 +222,23 @@ impl Drop for MockUpstream {
     }
 }
 
-fn spawn_server(listener: TcpListener, shared: Arc<Shared>) -> Running {
+fn spawn_server(listener: TcpListener, ctx: Arc<MockContext>) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let accept = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let shared = shared.clone();
+            let ctx = ctx.clone();
             let mut stop_rx = stop_rx.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |req| handle(shared.clone(), req));
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let behaviour = ctx.behaviour();
                 tokio::select! {
-                    _ = conn => {}
+                    _ = behaviour.serve(stream, ctx) => {}
                     _ = stop_rx.wait_for(|stopped| *stopped) => {}
                 }
             });
         }
     });
     Running { accept, stop }
-}
-
-async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let is_health_check = req
-        .headers()
-        .get(http::header::USER_AGENT)
-        .is_some_and(|ua| ua.as_bytes() == HEALTH_CHECK_AGENT.as_bytes());
-    if is_health_check {
-        shared.health_checks.fetch_add(1, SeqCst);
-        let status = shared.health_status.load(SeqCst);
-        let body = if status < 400 { "ok" } else { "unhealthy" };
-        return Ok(behaviour::tagged(&shared.name, status, Bytes::from(body)));
-    }
-    shared.hits.fetch_add(1, SeqCst);
-    let behaviour = shared
-        .behaviour
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    Ok(behaviour.respond(&shared.name, req).await)
 }

@@ -1,0 +1,1 @@
+//! Test certificates generated with rcgen (CA, server, client).

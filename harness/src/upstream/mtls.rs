@@ -1,0 +1,1 @@
+//! `mtls`: TLS that requires a client certificate signed by the test CA.
