@@ -2,9 +2,12 @@
 //! the real `gateway` binary, and small helpers to drive traffic and read
 //! metrics. Everything binds loopback addresses on ephemeral ports.
 
+pub mod binary;
 pub mod certs;
 pub mod gateway;
 pub mod metrics;
+pub mod scenario;
+pub mod traffic;
 pub mod upstream;
 pub mod wait;
 

@@ -1,0 +1,13 @@
+//! Scenario files: a fault story replayed against the real gateway and
+//! in-process mock upstreams, checked by counts and a metrics snapshot.
+
+mod expect;
+mod load;
+mod model;
+mod runner;
+mod snapshot;
+
+pub use load::{load, scenario_path, ScenarioError};
+pub use model::*;
+pub use runner::{run, Report};
+pub use snapshot::normalise;

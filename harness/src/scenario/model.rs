@@ -1,0 +1,415 @@
+//! The scenario file format (YAML). Every struct refuses unknown keys so a
+//! typo fails loudly; see docs/SCENARIOS.md for the reference.
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name; must match the file name.
+    pub name: String,
+    /// What the story proves.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for everything random (flap schedules); `SCENARIO_SEED` overrides.
+    #[serde(default)]
+    pub seed: u64,
+    /// Mock upstreams by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamSpec>,
+    /// The gateway under test.
+    pub gateway: GatewaySpec,
+    /// What happens, in order.
+    pub steps: Vec<Step>,
+}
+
+/// The gateway's config template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// Template path, relative to the workspace root.
+    pub config: String,
+}
+
+/// Kinds of mock upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BehaviourKind {
+    /// Fixed status and body.
+    Fixed,
+    /// JSON description of the request.
+    Echo,
+    /// Delay, then a fixed response.
+    Slow,
+    /// Headers and part of the body, then a stall.
+    StallBody,
+    /// Accept, then RST.
+    Reset,
+    /// Content-Length larger than the body, then close.
+    BodyMismatch,
+    /// HTTP/2 prior knowledge only.
+    H2c,
+    /// TLS requiring a client certificate from the test CA.
+    Mtls,
+    /// Versioned cacheable resource with validators.
+    Cacheable,
+}
+
+/// A mock upstream and its behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    /// Which behaviour.
+    pub behaviour: BehaviourKind,
+    /// Response status (fixed, slow, h2c, mtls).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Response body (defaults to the upstream's name).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Extra response headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Delay before the response (slow) or stall length (stall_body).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub delay: Option<Duration>,
+    /// Content-Length announced by body_mismatch / stall_body.
+    #[serde(default)]
+    pub declared_length: Option<usize>,
+    /// Cache-Control of a cacheable upstream.
+    #[serde(default)]
+    pub cache_control: Option<String>,
+    /// Start down (connection refused) instead of up.
+    #[serde(default)]
+    pub down: bool,
+}
+
+/// One step. Exactly one field is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Send requests and check the responses.
+    #[serde(default)]
+    pub traffic: Option<TrafficStep>,
+    /// Start load that runs while later steps execute.
+    #[serde(default)]
+    pub background_traffic: Option<TrafficStep>,
+    /// Stop background load and check what it saw.
+    #[serde(default)]
+    pub join: Option<JoinStep>,
+    /// Change a mock upstream.
+    #[serde(default)]
+    pub upstream: Option<UpstreamStep>,
+    /// Signal the gateway.
+    #[serde(default)]
+    pub signal: Option<SignalStep>,
+    /// Reload the gateway's config through the admin API.
+    #[serde(default)]
+    pub reload: Option<ReloadStep>,
+    /// Wait for a condition with a deadline.
+    #[serde(default)]
+    pub wait_until: Option<WaitStep>,
+    /// Let time pass (only where the story is about time).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub sleep: Option<Duration>,
+    /// Check a metric now.
+    #[serde(default)]
+    pub assert_metric: Option<MetricCheck>,
+    /// Compare normalised counters and gauges with the stored snapshot.
+    #[serde(default)]
+    pub snapshot: Option<SnapshotStep>,
+}
+
+/// A batch of requests (`traffic`) or load in the background
+/// (`background_traffic`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficStep {
+    /// How many (required for `traffic`; the cap for background load).
+    #[serde(default)]
+    pub requests: Option<usize>,
+    /// Background load: name used by `join` and `wait_until`.
+    #[serde(default = "default_background")]
+    pub name: String,
+    /// Background load: upper bound on time.
+    #[serde(default = "default_background_time", deserialize_with = "duration")]
+    pub max_time: Duration,
+    /// Path and query.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// HTTP/2 with prior knowledge.
+    #[serde(default)]
+    pub http2: bool,
+    /// Reuse client connections.
+    #[serde(default)]
+    pub keepalive: bool,
+    /// Which `${port.NAME}` listener (default `proxy`).
+    #[serde(default = "default_listener")]
+    pub listener: String,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// What must hold afterwards (`traffic` only).
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Stop background load.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinStep {
+    /// Which background load.
+    #[serde(default = "default_background")]
+    pub name: String,
+    /// What must hold for everything it sent.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Checks on a batch of responses. Every given field must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Exact counts of complete responses by status; any status not listed
+    /// must not occur, and no request may fail without a status unless
+    /// `failures` says so.
+    #[serde(default)]
+    pub status: Option<BTreeMap<u16, usize>>,
+    /// Exact counts of failures without a complete response (`refused`,
+    /// `timeout`, `body`, `transport`).
+    #[serde(default)]
+    pub failures: Option<BTreeMap<String, usize>>,
+    /// Complete 2xx responses, exactly.
+    #[serde(default)]
+    pub successes: Option<usize>,
+    /// At least this many complete 2xx responses.
+    #[serde(default)]
+    pub successes_at_least: Option<usize>,
+    /// Complete 2xx responses by `x-upstream`, exactly, for each listed name.
+    #[serde(default)]
+    pub served_by: BTreeMap<String, usize>,
+    /// Requests each mock counted during the step, exactly.
+    #[serde(default)]
+    pub upstream_hits: BTreeMap<String, u64>,
+    /// Every complete 2xx body contains this.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+}
+
+/// Changes to a mock upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamStep {
+    /// Which mock.
+    pub name: String,
+    /// `up` or `down`.
+    #[serde(default)]
+    pub set: Option<UpState>,
+    /// A new behaviour.
+    #[serde(default)]
+    pub behaviour: Option<UpstreamSpec>,
+    /// Status for HTTP health checks.
+    #[serde(default)]
+    pub health_status: Option<u16>,
+    /// Start flapping on a seeded schedule.
+    #[serde(default)]
+    pub flap: Option<FlapSpec>,
+    /// Wait for a running flap schedule to end.
+    #[serde(default)]
+    pub wait_flap_end: bool,
+}
+
+/// Listener state of a mock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpState {
+    /// Listening.
+    Up,
+    /// Connections refused.
+    Down,
+}
+
+/// A seeded flap schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlapSpec {
+    /// Up/down cycles.
+    pub cycles: usize,
+    /// Shortest phase.
+    #[serde(deserialize_with = "duration")]
+    pub min: Duration,
+    /// Longest phase.
+    #[serde(deserialize_with = "duration")]
+    pub max: Duration,
+}
+
+/// Signals the runner can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// SIGTERM: graceful shutdown.
+    Term,
+    /// A new process with `-u`, then SIGQUIT to the old one.
+    QuitUpgrade,
+    /// SIGINT: fast shutdown.
+    Int,
+    /// SIGHUP: reload.
+    Hup,
+}
+
+/// Signal the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalStep {
+    /// Which signal.
+    pub send: SignalKind,
+    /// For term/int/quit_upgrade: the exit code the (old) process must end
+    /// with.
+    #[serde(default)]
+    pub expect_exit: Option<i32>,
+    /// How long the exit (or the upgrade) may take.
+    #[serde(default = "default_signal_within", deserialize_with = "duration")]
+    pub within: Duration,
+}
+
+/// Reload through `POST /config/reload`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadStep {
+    /// New template to write first (relative to the workspace root).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// `accepted` or `rejected`.
+    pub expect: ReloadResult,
+    /// Text the rejection message must contain.
+    #[serde(default)]
+    pub error_contains: Option<String>,
+}
+
+/// Reload outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadResult {
+    /// Applied.
+    Accepted,
+    /// Refused; the old config keeps serving.
+    Rejected,
+}
+
+/// A metric comparison. `metric` is `name{label="value",...}`; matching
+/// series are summed (absent counts as 0).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricCheck {
+    /// Selector.
+    pub metric: String,
+    /// Must equal.
+    #[serde(default)]
+    pub equals: Option<f64>,
+    /// Must be at least.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// Must be at most.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+}
+
+/// Wait for one condition: a metric, a mock's hits, or background progress.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    /// Metric selector, as in [`MetricCheck`].
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// With `metric`: must equal.
+    #[serde(default)]
+    pub equals: Option<f64>,
+    /// With `metric`: must be at least.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// With `metric`: must be at most.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+    /// Or: a mock's hit count reaching a value.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// With `upstream`: hits to reach.
+    #[serde(default)]
+    pub hits_at_least: Option<u64>,
+    /// Or: background load having completed this many requests.
+    #[serde(default)]
+    pub background: Option<String>,
+    /// With `background`: completed requests to reach.
+    #[serde(default)]
+    pub completed_at_least: Option<usize>,
+    /// Deadline.
+    #[serde(deserialize_with = "duration")]
+    pub within: Duration,
+}
+
+/// Snapshot settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotStep {
+    /// Snapshot name suffix (several snapshots in one scenario).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Metric families included (all `gateway_*` counters and gauges when
+    /// empty).
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// Families whose values depend on timing: recorded as `0` or `>0`.
+    #[serde(default)]
+    pub nonzero: Vec<String>,
+}
+
+fn default_path() -> String {
+    "/".into()
+}
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_concurrency() -> usize {
+    1
+}
+fn default_listener() -> String {
+    "proxy".into()
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_background() -> String {
+    "background".into()
+}
+fn default_background_time() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_signal_within() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| de::Error::custom(format!("`{s}` is not a duration such as `500ms` or `2s` ({e})")))
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}

@@ -1,0 +1,66 @@
+//! Normalised metric snapshots: counters and gauges only (no histograms,
+//! durations or ports), sorted, with timing-dependent families reduced to
+//! `0` / `>0`.
+
+use std::collections::BTreeMap;
+
+/// Normalises `/metrics` text plus mock hit counts into snapshot text.
+pub fn normalise(
+    metrics: &str,
+    families: &[String],
+    nonzero: &[String],
+    upstream_hits: &BTreeMap<String, u64>,
+) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in metrics.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let family = series.split('{').next().unwrap_or(series);
+        let histogram = ["_bucket", "_sum", "_count"].iter().any(|s| family.ends_with(s))
+            || family.contains("duration");
+        let wanted = if families.is_empty() {
+            family.starts_with("gateway_")
+        } else {
+            families.iter().any(|f| f == family)
+        };
+        if histogram || !wanted {
+            continue;
+        }
+        let value: f64 = value.parse().unwrap_or(f64::NAN);
+        let shown = if nonzero.iter().any(|f| f == family) {
+            if value > 0.0 { ">0".to_string() } else { "0".to_string() }
+        } else if value.fract() == 0.0 {
+            format!("{}", value as i64)
+        } else {
+            format!("{value}")
+        };
+        lines.push(format!("{series} {shown}"));
+    }
+    for (name, hits) in upstream_hits {
+        lines.push(format!("mock_upstream_hits{{upstream=\"{name}\"}} {hits}"));
+    }
+    lines.sort();
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_counters_drops_histograms_and_reduces_nonzero_families() {
+        let text = "# HELP x\ngateway_requests_total{route=\"a\",status=\"200\"} 5\n\
+                    gateway_request_duration_seconds_bucket{le=\"1\"} 5\n\
+                    gateway_upstream_connections_total{reused=\"true\"} 17\n\
+                    process_cpu 3\n";
+        let hits = BTreeMap::from([("blue".to_string(), 5)]);
+        let out = normalise(text, &[], &["gateway_upstream_connections_total".to_string()], &hits);
+        assert_eq!(
+            out,
+            "gateway_requests_total{route=\"a\",status=\"200\"} 5\n\
+             gateway_upstream_connections_total{reused=\"true\"} >0\n\
+             mock_upstream_hits{upstream=\"blue\"} 5\n"
+        );
+    }
+}

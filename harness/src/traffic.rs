@@ -1,0 +1,303 @@
+//! Bounded client load: a fixed number of requests at a fixed concurrency,
+//! every response recorded. Background load runs until stopped, bounded by
+//! a request cap and a time cap so it always ends by itself.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct TrafficSpec {
+    /// Base URL, e.g. `http://127.0.0.1:6188`.
+    pub base: String,
+    /// Path and query.
+    pub path: String,
+    /// Method.
+    pub method: http::Method,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Option<String>,
+    /// Requests to send in all.
+    pub requests: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// HTTP/2 with prior knowledge instead of HTTP/1.1.
+    pub http2: bool,
+    /// Reuse connections (otherwise one connection per request).
+    pub keepalive: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl TrafficSpec {
+    /// `requests` GETs of `path` against `base`, one at a time.
+    pub fn get(base: &str, path: &str, requests: usize) -> Self {
+        TrafficSpec {
+            base: base.to_string(),
+            path: path.to_string(),
+            method: http::Method::GET,
+            headers: Vec::new(),
+            body: None,
+            requests,
+            concurrency: 1,
+            http2: false,
+            keepalive: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn client(&self) -> Result<reqwest::Client, String> {
+        let mut b = reqwest::Client::builder().timeout(self.timeout);
+        if self.http2 {
+            b = b.http2_prior_knowledge();
+        }
+        if !self.keepalive {
+            b = b.pool_max_idle_per_host(0);
+        }
+        b.build().map_err(|e| e.to_string())
+    }
+}
+
+/// How a request failed without an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Failure {
+    /// The connection was refused.
+    Refused,
+    /// The request timed out.
+    Timeout,
+    /// Headers arrived but the body broke off.
+    Body,
+    /// Anything else at the transport level (resets, protocol errors).
+    Transport,
+}
+
+impl Failure {
+    /// Lower-case name used in expectations and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Refused => "refused",
+            Failure::Timeout => "timeout",
+            Failure::Body => "body",
+            Failure::Transport => "transport",
+        }
+    }
+
+    fn classify(e: &reqwest::Error) -> Failure {
+        if e.is_timeout() {
+            return Failure::Timeout;
+        }
+        if e.is_body() || e.is_decode() {
+            return Failure::Body;
+        }
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return Failure::Refused;
+                }
+            }
+            source = s.source();
+        }
+        Failure::Transport
+    }
+}
+
+/// One request's outcome.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Status, when a complete response arrived.
+    pub status: Option<u16>,
+    /// Status of a response whose body then broke off.
+    pub broken_status: Option<u16>,
+    /// The `x-upstream` header.
+    pub upstream: Option<String>,
+    /// The failure, when there was no complete response.
+    pub failure: Option<Failure>,
+    /// Body bytes received.
+    pub body: String,
+    /// Time to the complete response or failure.
+    pub latency: Duration,
+}
+
+/// The outcome of a traffic run.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Every request, in completion order.
+    pub records: Vec<Record>,
+}
+
+impl Summary {
+    /// Requests sent.
+    pub fn sent(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Complete responses by status.
+    pub fn statuses(&self) -> BTreeMap<u16, usize> {
+        let mut m = BTreeMap::new();
+        for s in self.records.iter().filter_map(|r| r.status) {
+            *m.entry(s).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// Failures by kind.
+    pub fn failures(&self) -> BTreeMap<&'static str, usize> {
+        let mut m = BTreeMap::new();
+        for f in self.records.iter().filter_map(|r| r.failure) {
+            *m.entry(f.name()).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// Complete 2xx responses by `x-upstream`.
+    pub fn served_by(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in &self.records {
+            if let (Some(200..=299), Some(u)) = (r.status, &r.upstream) {
+                *m.entry(u.clone()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Requests that did not get a complete 2xx response.
+    pub fn unsuccessful(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| !matches!(r.status, Some(200..=299)))
+            .count()
+    }
+
+    /// A one-line description for reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} sent, statuses {:?}, failures {:?}, served by {:?}",
+            self.sent(),
+            self.statuses(),
+            self.failures(),
+            self.served_by()
+        )
+    }
+}
+
+async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
+    let started = Instant::now();
+    let mut req = client.request(spec.method.clone(), format!("{}{}", spec.base, spec.path));
+    for (k, v) in &spec.headers {
+        req = req.header(k, v);
+    }
+    if let Some(body) = &spec.body {
+        req = req.body(body.clone());
+    }
+    let mut record = Record {
+        status: None,
+        broken_status: None,
+        upstream: None,
+        failure: None,
+        body: String::new(),
+        latency: Duration::ZERO,
+    };
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            record.upstream = resp
+                .headers()
+                .get("x-upstream")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match resp.text().await {
+                Ok(body) => {
+                    record.status = Some(status);
+                    record.body = body;
+                }
+                Err(e) => {
+                    record.broken_status = Some(status);
+                    record.failure = Some(if e.is_timeout() { Failure::Timeout } else { Failure::Body });
+                }
+            }
+        }
+        Err(e) => record.failure = Some(Failure::classify(&e)),
+    }
+    record.latency = started.elapsed();
+    record
+}
+
+/// Sends `spec.requests` requests, `spec.concurrency` at a time.
+pub async fn run(spec: &TrafficSpec) -> Result<Summary, String> {
+    let progress = Arc::new(AtomicUsize::new(0));
+    run_until(spec, Arc::new(AtomicBool::new(false)), progress, Duration::MAX).await
+}
+
+async fn run_until(
+    spec: &TrafficSpec,
+    stop: Arc<AtomicBool>,
+    progress: Arc<AtomicUsize>,
+    max_time: Duration,
+) -> Result<Summary, String> {
+    let client = spec.client()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now().checked_add(max_time);
+    let mut workers = Vec::new();
+    for _ in 0..spec.concurrency.max(1) {
+        let (client, spec, next, stop, progress) =
+            (client.clone(), spec.clone(), next.clone(), stop.clone(), progress.clone());
+        workers.push(tokio::spawn(async move {
+            let mut records = Vec::new();
+            while !stop.load(SeqCst)
+                && next.fetch_add(1, SeqCst) < spec.requests
+                && deadline.is_none_or(|d| Instant::now() < d)
+            {
+                records.push(one(&client, &spec).await);
+                progress.fetch_add(1, SeqCst);
+            }
+            records
+        }));
+    }
+    let mut summary = Summary::default();
+    for w in workers {
+        summary.records.extend(w.await.map_err(|e| format!("traffic worker failed: {e}"))?);
+    }
+    Ok(summary)
+}
+
+/// Load running in the background until [`Background::join`].
+pub struct Background {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<Result<Summary, String>>,
+    completed: Arc<AtomicUsize>,
+}
+
+impl Background {
+    /// Starts sending; stops by itself after `spec.requests` requests or
+    /// `max_time`, whichever comes first.
+    pub fn start(spec: TrafficSpec, max_time: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let completed = Arc::new(AtomicUsize::new(0));
+        let task = {
+            let (stop, completed) = (stop.clone(), completed.clone());
+            tokio::spawn(async move { run_until(&spec, stop, completed, max_time).await })
+        };
+        Background { stop, task, completed }
+    }
+
+    /// Requests completed so far.
+    pub fn completed(&self) -> usize {
+        self.completed.load(SeqCst)
+    }
+
+    /// Whether it has already stopped by itself.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops sending and returns what was recorded.
+    pub async fn join(self) -> Result<Summary, String> {
+        self.stop.store(true, SeqCst);
+        self.task.await.map_err(|e| format!("background traffic failed: {e}"))?
+    }
+}

@@ -1,0 +1,64 @@
+//! One test per `scenarios/*.yaml`: run the story against the real gateway
+//! and compare its metric snapshots (`tests/snapshots/`, reviewed with
+//! `cargo insta review`).
+
+use harness::scenario;
+use std::sync::Mutex;
+
+/// Scenarios run one at a time: they measure a real process under load and
+/// should not share two cores with another scenario.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn run(name: &str) {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let report = runtime
+        .block_on(scenario::run(&scenario::scenario_path(name)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(format!("scenario {name}, seed {}", report.seed));
+    settings.bind(|| {
+        for (snapshot, text) in &report.snapshots {
+            insta::assert_snapshot!(snapshot.as_str(), text);
+        }
+    });
+}
+
+macro_rules! scenarios {
+    ($($test:ident => $file:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                run($file);
+            }
+        )*
+        const ALL: &[&str] = &[$($file),*];
+    };
+}
+
+scenarios! {
+    failover => "failover",
+}
+
+#[test]
+fn every_scenario_file_has_a_test() {
+    let dir = harness::binary::workspace_root().join("scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("scenarios directory")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension()? == "yaml").then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = ALL.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "add a line to the scenarios! list for each scenario file");
+}
