@@ -389,6 +389,12 @@ impl ProxyHttp for GatewayProxy {
                 }
                 _ => false,
             };
+        // Once the client has a response header, another attempt would
+        // send it a second one: the error must reach the client instead.
+        if session.response_written().is_some() {
+            e.set_retry(false);
+            return e;
+        }
         if idempotent
             && wanted
             && policy.has_budget(ctx.attempts)

@@ -43,7 +43,14 @@ macro_rules! scenarios {
 }
 
 scenarios! {
+    backup_pool => "backup-pool",
+    body_mismatch => "body-mismatch",
     failover => "failover",
+    flapping => "flapping",
+    graceful_sigterm => "graceful-sigterm",
+    graceful_upgrade => "graceful-upgrade",
+    h2c_upstream => "h2c-upstream",
+    hot_reload => "hot-reload",
 }
 
 #[test]
@@ -60,5 +67,8 @@ fn every_scenario_file_has_a_test() {
     files.sort();
     let mut listed: Vec<String> = ALL.iter().map(|s| s.to_string()).collect();
     listed.sort();
-    assert_eq!(files, listed, "add a line to the scenarios! list for each scenario file");
+    assert_eq!(
+        files, listed,
+        "add a line to the scenarios! list for each scenario file"
+    );
 }

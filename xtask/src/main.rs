@@ -8,8 +8,11 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  demo    run the gateway on fixtures/demo.yaml in front of two mock upstreams
-  test    fmt check, clippy (-D warnings) and cargo test --workspace
+  demo                         run the gateway on fixtures/demo.yaml in front of two mock upstreams
+  test                         fmt check, clippy (-D warnings) and cargo test --workspace
+  scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
+  scenarios [--repeat N]       run every scenario and print a table
+  ci                           what CI runs: test, then every scenario once more by itself
 ";
 
 fn main() -> ExitCode {
@@ -17,6 +20,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("scenario") => match args.get(1) {
+            Some(name) => repeat_arg(&args[2..]).and_then(|n| scenario_task(name, n)),
+            None => Err(format!("scenario needs a name\n\n{USAGE}")),
+        },
+        Some("scenarios") => repeat_arg(&args[1..]).and_then(scenarios_task),
+        Some("ci") => test().and_then(|()| scenarios_task(1)),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -138,4 +147,185 @@ fn test() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run(test)
+}
+
+fn repeat_arg(args: &[String]) -> Result<usize, String> {
+    match args {
+        [] => Ok(1),
+        [flag, n] if flag == "--repeat" => n
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--repeat takes a positive number, got `{n}`")),
+        other => Err(format!("unexpected arguments {other:?}\n\n{USAGE}")),
+    }
+}
+
+/// Scenario names from `scenarios/*.yaml`.
+fn scenario_names() -> Result<Vec<String>, String> {
+    let dir = workspace_root().join("scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension()? == "yaml").then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The summary a scenario prints when it passes.
+struct ScenarioResult {
+    steps: String,
+    requests: String,
+    seconds: String,
+}
+
+/// Builds what the scenarios need once, so runs measure only themselves.
+fn build_for_scenarios() -> Result<(), String> {
+    ensure_cmake()?;
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--quiet",
+        "--package",
+        "gateway",
+        "--bin",
+        "gateway",
+    ]);
+    run(build)?;
+    let mut build_tests = cargo();
+    build_tests.args([
+        "test",
+        "--quiet",
+        "--package",
+        "harness",
+        "--test",
+        "scenarios",
+        "--no-run",
+    ]);
+    run(build_tests)
+}
+
+/// Runs one scenario once through its test (so snapshots are compared by
+/// insta); returns the summary when it passed.
+fn run_scenario_once(name: &str, echo: bool) -> Result<Option<ScenarioResult>, String> {
+    let test_name = name.replace('-', "_");
+    let mut cmd = cargo();
+    cmd.args([
+        "test",
+        "--quiet",
+        "--package",
+        "harness",
+        "--test",
+        "scenarios",
+        "--",
+    ])
+    .args([test_name.as_str(), "--exact", "--nocapture"]);
+    let output = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if echo || !output.status.success() {
+        print!("{stdout}");
+        eprint!("{stderr}");
+    }
+    if !output.status.success() {
+        return Ok(None);
+    }
+    let line = stdout.lines().find(|l| l.starts_with("scenario-result "));
+    let field = |key: &str| {
+        line.and_then(|l| {
+            l.split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        })
+        .unwrap_or("?")
+        .to_string()
+    };
+    Ok(Some(ScenarioResult {
+        steps: field("steps"),
+        requests: field("requests"),
+        seconds: field("seconds"),
+    }))
+}
+
+fn scenario_task(name: &str, repeat: usize) -> Result<(), String> {
+    if !scenario_names()?.iter().any(|n| n == name) {
+        return Err(format!(
+            "no scenario `{name}`; available: {}",
+            scenario_names()?.join(", ")
+        ));
+    }
+    build_for_scenarios()?;
+    let mut passed = 0;
+    for i in 1..=repeat {
+        if repeat > 1 {
+            println!("--- run {i}/{repeat}");
+        }
+        if run_scenario_once(name, repeat == 1)?.is_some() {
+            passed += 1;
+            if repeat > 1 {
+                println!("PASS {name} (run {i})");
+            }
+        } else {
+            println!("FAIL {name} (run {i})");
+        }
+    }
+    println!("{name}: {passed}/{repeat} passed");
+    if passed == repeat {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} failed {} of {repeat} runs",
+            repeat - passed
+        ))
+    }
+}
+
+fn scenarios_task(repeat: usize) -> Result<(), String> {
+    build_for_scenarios()?;
+    let names = scenario_names()?;
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for name in &names {
+        let mut passes = 0;
+        let mut last = None;
+        for _ in 0..repeat {
+            if let Some(r) = run_scenario_once(name, false)? {
+                passes += 1;
+                last = Some(r);
+            }
+        }
+        if passes < repeat {
+            failed += 1;
+        }
+        let result = if passes == repeat { "PASS" } else { "FAIL" };
+        let (steps, requests, seconds) = match last {
+            Some(r) => (r.steps, r.requests, r.seconds),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!("{name}: {result} ({passes}/{repeat})");
+        rows.push((
+            name.clone(),
+            steps,
+            requests,
+            format!("{result} {passes}/{repeat}"),
+            seconds,
+        ));
+    }
+    println!(
+        "\n{:<22} {:>6} {:>9} {:>12} {:>8}",
+        "scenario", "steps", "requests", "result", "seconds"
+    );
+    for (name, steps, requests, result, seconds) in &rows {
+        println!("{name:<22} {steps:>6} {requests:>9} {result:>12} {seconds:>8}");
+    }
+    if failed == 0 {
+        println!("\n{} passed, 0 failed", names.len());
+        Ok(())
+    } else {
+        println!("\n{} passed, {failed} failed", names.len() - failed);
+        Err(format!("{failed} scenario(s) failed"))
+    }
 }

@@ -31,7 +31,9 @@ impl std::error::Error for ScenarioError {}
 
 /// `scenarios/NAME.yaml` under the workspace root.
 pub fn scenario_path(name: &str) -> PathBuf {
-    workspace_root().join("scenarios").join(format!("{name}.yaml"))
+    workspace_root()
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
 }
 
 /// Parses and checks a scenario file.
@@ -42,15 +44,26 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         location,
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(String::new(), format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err(String::new(), format!("cannot read: {e}")))?;
     let de = serde_yaml::Deserializer::from_str(&text);
     let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let location = e.path().to_string();
-        err(if location == "." { String::new() } else { location }, e.into_inner().to_string())
+        err(
+            if location == "." {
+                String::new()
+            } else {
+                location
+            },
+            e.into_inner().to_string(),
+        )
     })?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if scenario.name != stem {
-        return Err(err("name".into(), format!("`{}` must match the file name `{stem}`", scenario.name)));
+        return Err(err(
+            "name".into(),
+            format!("`{}` must match the file name `{stem}`", scenario.name),
+        ));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
         let kinds = [
@@ -64,27 +77,45 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             ("sleep", step.sleep.is_some()),
             ("assert_metric", step.assert_metric.is_some()),
             ("snapshot", step.snapshot.is_some()),
+            ("exit", step.exit.is_some()),
         ];
-        let set: Vec<&str> = kinds.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect();
+        let set: Vec<&str> = kinds
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| *k)
+            .collect();
         if set.len() != 1 {
             let all: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
             return Err(err(
                 format!("steps[{i}]"),
-                format!("a step has exactly one of {}; found {set:?}", all.join(", ")),
+                format!(
+                    "a step has exactly one of {}; found {set:?}",
+                    all.join(", ")
+                ),
             ));
         }
         if let Some(t) = &step.traffic {
             if t.requests.is_none() {
-                return Err(err(format!("steps[{i}].traffic.requests"), "a traffic step needs a request count".into()));
+                return Err(err(
+                    format!("steps[{i}].traffic.requests"),
+                    "a traffic step needs a request count".into(),
+                ));
             }
         }
         if let Some(u) = &step.upstream {
             if !scenario.upstreams.contains_key(&u.name) {
-                return Err(err(format!("steps[{i}].upstream.name"), format!("unknown upstream `{}`", u.name)));
+                return Err(err(
+                    format!("steps[{i}].upstream.name"),
+                    format!("unknown upstream `{}`", u.name),
+                ));
             }
         }
         if let Some(w) = &step.wait_until {
-            let conditions = [w.metric.is_some(), w.upstream.is_some(), w.background.is_some()];
+            let conditions = [
+                w.metric.is_some(),
+                w.upstream.is_some(),
+                w.background.is_some(),
+            ];
             if conditions.iter().filter(|c| **c).count() != 1 {
                 return Err(err(
                     format!("steps[{i}].wait_until"),
@@ -95,7 +126,10 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     }
     let config = workspace_root().join(&scenario.gateway.config);
     if !config.exists() {
-        return Err(err("gateway.config".into(), format!("`{}` does not exist", config.display())));
+        return Err(err(
+            "gateway.config".into(),
+            format!("`{}` does not exist", config.display()),
+        ));
     }
     Ok(scenario)
 }

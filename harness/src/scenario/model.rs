@@ -122,6 +122,20 @@ pub struct Step {
     /// Compare normalised counters and gauges with the stored snapshot.
     #[serde(default)]
     pub snapshot: Option<SnapshotStep>,
+    /// Wait for the gateway process to exit with a code.
+    #[serde(default)]
+    pub exit: Option<ExitStep>,
+}
+
+/// Wait for the gateway to exit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitStep {
+    /// Expected exit code.
+    pub code: i32,
+    /// Deadline.
+    #[serde(deserialize_with = "duration")]
+    pub within: Duration,
 }
 
 /// A batch of requests (`traffic`) or load in the background
@@ -195,6 +209,10 @@ pub struct Expect {
     /// `timeout`, `body`, `transport`).
     #[serde(default)]
     pub failures: Option<BTreeMap<String, usize>>,
+    /// Every request got a complete 2xx response (none refused, reset,
+    /// timed out or cut short).
+    #[serde(default)]
+    pub all_ok: bool,
     /// Complete 2xx responses, exactly.
     #[serde(default)]
     pub successes: Option<usize>,
@@ -364,7 +382,7 @@ pub struct WaitStep {
 }
 
 /// Snapshot settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotStep {
     /// Snapshot name suffix (several snapshots in one scenario).
@@ -377,6 +395,13 @@ pub struct SnapshotStep {
     /// Families whose values depend on timing: recorded as `0` or `>0`.
     #[serde(default)]
     pub nonzero: Vec<String>,
+    /// Include each mock's hit count (default true).
+    #[serde(default = "default_true")]
+    pub hits: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_path() -> String {
@@ -406,8 +431,11 @@ fn default_signal_within() -> Duration {
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map_err(|e| de::Error::custom(format!("`{s}` is not a duration such as `500ms` or `2s` ({e})")))
+    humantime::parse_duration(&s).map_err(|e| {
+        de::Error::custom(format!(
+            "`{s}` is not a duration such as `500ms` or `2s` ({e})"
+        ))
+    })
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

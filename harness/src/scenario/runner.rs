@@ -8,8 +8,8 @@ use crate::binary::{gateway_binary, workspace_root};
 use crate::gateway::{GatewayProcess, Template};
 use crate::traffic::{self, Background, Summary, TrafficSpec};
 use crate::upstream::{
-    Behaviour, BodyMismatch, Cacheable, Echo, Fixed, FlapSchedule, Flapper, H2cOnly, MockUpstream, Reset, Slow,
-    StallBody,
+    Behaviour, BodyMismatch, Cacheable, Echo, Fixed, FlapSchedule, Flapper, H2cOnly, MockUpstream,
+    Reset, Slow, StallBody,
 };
 use crate::{metrics, wait};
 use nix::sys::signal::Signal;
@@ -45,7 +45,11 @@ pub async fn run(path: &Path) -> Result<Report, String> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(scenario.seed);
-    println!("scenario {} (seed {seed}): {}", scenario.name, scenario.description.trim());
+    println!(
+        "scenario {} (seed {seed}): {}",
+        scenario.name,
+        scenario.description.trim()
+    );
     let mut runner = Runner::start(&scenario, seed).await?;
     let total = scenario.steps.len();
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -55,11 +59,19 @@ pub async fn run(path: &Path) -> Result<Report, String> {
             Ok(detail) => println!(
                 "  [{}/{total}] {label}: ok{} ({:.1}s)",
                 i + 1,
-                if detail.is_empty() { String::new() } else { format!(" - {detail}") },
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" - {detail}")
+                },
                 step_started.elapsed().as_secs_f64()
             ),
             Err(e) => {
-                println!("  [{}/{total}] {label}: FAILED\n      {}", i + 1, e.replace('\n', "\n      "));
+                println!(
+                    "  [{}/{total}] {label}: FAILED\n      {}",
+                    i + 1,
+                    e.replace('\n', "\n      ")
+                );
                 let log = runner.log_tail();
                 println!("FAIL {} at step {} (seed {seed}); replay: SCENARIO_SEED={seed} cargo xtask scenario {}", scenario.name, i + 1, scenario.name);
                 return Err(format!(
@@ -89,7 +101,13 @@ pub async fn run(path: &Path) -> Result<Report, String> {
 
 fn describe(step: &Step) -> String {
     if let Some(t) = &step.traffic {
-        format!("traffic {} x {} {} (concurrency {})", t.requests.unwrap_or(0), t.method, t.path, t.concurrency)
+        format!(
+            "traffic {} x {} {} (concurrency {})",
+            t.requests.unwrap_or(0),
+            t.method,
+            t.path,
+            t.concurrency
+        )
     } else if let Some(b) = &step.background_traffic {
         format!("background_traffic `{}` {} {}", b.name, b.method, b.path)
     } else if let Some(j) = &step.join {
@@ -113,22 +131,49 @@ fn describe(step: &Step) -> String {
         }
         format!("upstream {}: {}", u.name, what.join(", "))
     } else if let Some(s) = &step.signal {
-        format!("signal {:?}", s.send).to_lowercase()
+        let name = match s.send {
+            SignalKind::Term => "term",
+            SignalKind::QuitUpgrade => "quit_upgrade",
+            SignalKind::Int => "int",
+            SignalKind::Hup => "hup",
+        };
+        format!("signal {name}")
     } else if let Some(r) = &step.reload {
-        format!("reload {} (expect {:?})", r.config.as_deref().unwrap_or("same file"), r.expect).to_lowercase()
+        format!(
+            "reload {} (expect {:?})",
+            r.config.as_deref().unwrap_or("same file"),
+            r.expect
+        )
+        .to_lowercase()
     } else if let Some(w) = &step.wait_until {
         match (&w.metric, &w.upstream, &w.background) {
-            (Some(m), _, _) => format!("wait_until {m} {} within {:?}", bounds(w.equals, w.at_least, w.at_most), w.within),
-            (_, Some(u), _) => format!("wait_until upstream {u} hits >= {}", w.hits_at_least.unwrap_or(1)),
-            (_, _, Some(b)) => format!("wait_until background `{b}` completed >= {}", w.completed_at_least.unwrap_or(1)),
+            (Some(m), _, _) => format!(
+                "wait_until {m} {} within {:?}",
+                bounds(w.equals, w.at_least, w.at_most),
+                w.within
+            ),
+            (_, Some(u), _) => format!(
+                "wait_until upstream {u} hits >= {}",
+                w.hits_at_least.unwrap_or(1)
+            ),
+            (_, _, Some(b)) => format!(
+                "wait_until background `{b}` completed >= {}",
+                w.completed_at_least.unwrap_or(1)
+            ),
             _ => "wait_until".into(),
         }
     } else if let Some(d) = step.sleep {
         format!("sleep {d:?}")
     } else if let Some(m) = &step.assert_metric {
-        format!("assert_metric {} {}", m.metric, bounds(m.equals, m.at_least, m.at_most))
+        format!(
+            "assert_metric {} {}",
+            m.metric,
+            bounds(m.equals, m.at_least, m.at_most)
+        )
     } else if step.snapshot.is_some() {
         "snapshot".into()
+    } else if let Some(e) = &step.exit {
+        format!("exit with code {} within {:?}", e.code, e.within)
     } else {
         "?".into()
     }
@@ -149,7 +194,9 @@ fn bounds(equals: Option<f64>, at_least: Option<f64>, at_most: Option<f64>) -> S
 }
 
 fn holds(value: f64, equals: Option<f64>, at_least: Option<f64>, at_most: Option<f64>) -> bool {
-    equals.is_none_or(|e| value == e) && at_least.is_none_or(|l| value >= l) && at_most.is_none_or(|m| value <= m)
+    equals.is_none_or(|e| value == e)
+        && at_least.is_none_or(|l| value >= l)
+        && at_most.is_none_or(|m| value <= m)
 }
 
 /// Splits `name{a="b",c="d"}` into a name and label pairs.
@@ -162,7 +209,11 @@ fn parse_selector(selector: &str) -> Result<(String, Vec<(String, String)>), Str
     let mut labels = Vec::new();
     for pair in inner.split(',').filter(|p| !p.trim().is_empty()) {
         let (k, v) = pair.split_once('=').ok_or_else(bad)?;
-        let v = v.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?;
+        let v = v
+            .trim()
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .ok_or_else(bad)?;
         labels.push((k.trim().to_string(), v.to_string()));
     }
     Ok((name.trim().to_string(), labels))
@@ -172,7 +223,11 @@ fn build_behaviour(name: &str, spec: &UpstreamSpec) -> Result<Arc<dyn Behaviour>
     let fixed = || {
         let mut f = Fixed {
             status: spec.status.unwrap_or(200),
-            headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers: spec
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body: spec.body.clone().unwrap_or_else(|| name.to_string()),
         };
         f.headers.sort();
@@ -202,7 +257,9 @@ fn build_behaviour(name: &str, spec: &UpstreamSpec) -> Result<Arc<dyn Behaviour>
         BehaviourKind::Cacheable => Arc::new(Cacheable::new(
             spec.cache_control.as_deref().unwrap_or("max-age=60"),
         )),
-        BehaviourKind::Mtls => return Err("mtls upstreams are not available in scenarios yet".into()),
+        BehaviourKind::Mtls => {
+            return Err("mtls upstreams are not available in scenarios yet".into())
+        }
     })
 }
 
@@ -253,7 +310,10 @@ impl Runner {
     }
 
     fn hits(&self) -> BTreeMap<String, u64> {
-        self.mocks.iter().map(|(n, m)| (n.clone(), m.hits())).collect()
+        self.mocks
+            .iter()
+            .map(|(n, m)| (n.clone(), m.hits()))
+            .collect()
     }
 
     fn traffic_spec(&self, t: &TrafficStep, requests: usize) -> Result<TrafficSpec, String> {
@@ -264,8 +324,15 @@ impl Runner {
         Ok(TrafficSpec {
             base: format!("http://127.0.0.1:{port}"),
             path: t.path.clone(),
-            method: t.method.parse().map_err(|_| format!("`{}` is not a method", t.method))?,
-            headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            method: t
+                .method
+                .parse()
+                .map_err(|_| format!("`{}` is not a method", t.method))?,
+            headers: t
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body: t.body.clone(),
             requests,
             concurrency: t.concurrency,
@@ -275,7 +342,12 @@ impl Runner {
         })
     }
 
-    fn check(&self, expect: &Expect, summary: &Summary, before: &BTreeMap<String, u64>) -> Result<String, String> {
+    fn check(
+        &self,
+        expect: &Expect,
+        summary: &Summary,
+        before: &BTreeMap<String, u64>,
+    ) -> Result<String, String> {
         let after = self.hits();
         let deltas: BTreeMap<String, u64> = after
             .iter()
@@ -291,7 +363,10 @@ impl Runner {
 
     async fn metric(&self, selector: &str) -> Result<f64, String> {
         let (name, labels) = parse_selector(selector)?;
-        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         Ok(metrics::value(&self.gateway.metrics().await, &name, &labels).unwrap_or(0.0))
     }
 
@@ -305,9 +380,13 @@ impl Runner {
         if let Some(b) = &step.background_traffic {
             let spec = self.traffic_spec(b, b.requests.unwrap_or(100_000))?;
             if self.backgrounds.contains_key(&b.name) {
-                return Err(format!("background traffic `{}` is already running", b.name));
+                return Err(format!(
+                    "background traffic `{}` is already running",
+                    b.name
+                ));
             }
-            self.backgrounds.insert(b.name.clone(), Background::start(spec, b.max_time));
+            self.backgrounds
+                .insert(b.name.clone(), Background::start(spec, b.max_time));
             return Ok(String::new());
         }
         if let Some(j) = &step.join {
@@ -343,11 +422,16 @@ impl Runner {
             return if holds(v, m.equals, m.at_least, m.at_most) {
                 Ok(format!("{} = {v}", m.metric))
             } else {
-                Err(format!("{} = {v}, expected {}", m.metric, bounds(m.equals, m.at_least, m.at_most)))
+                Err(format!(
+                    "{} = {v}, expected {}",
+                    m.metric,
+                    bounds(m.equals, m.at_least, m.at_most)
+                ))
             };
         }
         if let Some(s) = &step.snapshot {
-            let text = normalise(&self.gateway.metrics().await, &s.metrics, &s.nonzero, &self.hits());
+            let hits = if s.hits { self.hits() } else { BTreeMap::new() };
+            let text = normalise(&self.gateway.metrics().await, &s.metrics, &s.nonzero, &hits);
             let name = match &s.name {
                 Some(suffix) => format!("{}-{suffix}", self.name),
                 None => self.name.clone(),
@@ -355,6 +439,13 @@ impl Runner {
             let lines = text.lines().count();
             self.snapshots.push((name, text));
             return Ok(format!("{lines} series"));
+        }
+        if let Some(e) = &step.exit {
+            let status = self.gateway.wait_exit(e.within).await?;
+            return match status.code() {
+                Some(code) if code == e.code => Ok(format!("exited with {status}")),
+                _ => Err(format!("exit status {status}, expected code {}", e.code)),
+            };
         }
         Err("empty step".into())
     }
@@ -369,14 +460,18 @@ impl Runner {
         }
         match u.set {
             Some(UpState::Down) => mock.down().await,
-            Some(UpState::Up) => mock.up().await.map_err(|e| format!("bringing {} up: {e}", u.name))?,
+            Some(UpState::Up) => mock
+                .up()
+                .await
+                .map_err(|e| format!("bringing {} up: {e}", u.name))?,
             None => {}
         }
         let mut detail = String::new();
         if let Some(flap) = &u.flap {
             let schedule = FlapSchedule::from_seed(self.seed, flap.cycles, flap.min, flap.max);
             detail = format!("schedule from seed {}: {schedule}", self.seed);
-            self.flappers.insert(u.name.clone(), Flapper::spawn(mock.clone(), schedule));
+            self.flappers
+                .insert(u.name.clone(), Flapper::spawn(mock.clone(), schedule));
         }
         if u.wait_flap_end {
             let flapper = self
@@ -390,7 +485,9 @@ impl Runner {
 
     async fn signal_step(&mut self, s: &SignalStep) -> Result<String, String> {
         let expect_exit = |status: std::process::ExitStatus| match s.expect_exit {
-            Some(code) if status.code() != Some(code) => Err(format!("exit status {status}, expected code {code}")),
+            Some(code) if status.code() != Some(code) => {
+                Err(format!("exit status {status}, expected code {code}"))
+            }
             _ => Ok(format!("exited with {status}")),
         };
         match s.send {
@@ -399,7 +496,11 @@ impl Runner {
                 Ok(String::new())
             }
             SignalKind::Term | SignalKind::Int => {
-                let sig = if s.send == SignalKind::Term { Signal::SIGTERM } else { Signal::SIGINT };
+                let sig = if s.send == SignalKind::Term {
+                    Signal::SIGTERM
+                } else {
+                    Signal::SIGINT
+                };
                 self.gateway.signal(sig)?;
                 if s.expect_exit.is_none() {
                     return Ok(String::new());
@@ -410,22 +511,26 @@ impl Runner {
             SignalKind::QuitUpgrade => {
                 let mut next = self.gateway.spawn_upgrade()?;
                 let sock = Path::new(self.gateway.var("dir").unwrap_or(".")).join("upgrade.sock");
-                wait::until("the new process to wait on the upgrade socket", s.within, || {
-                    std::future::ready(sock.exists().then_some(()))
-                })
+                wait::until(
+                    "the new process to wait on the upgrade socket",
+                    s.within,
+                    || std::future::ready(sock.exists().then_some(())),
+                )
                 .await?;
                 self.gateway.signal(Signal::SIGQUIT)?;
                 next.wait_ready().await?;
                 let mut old = std::mem::replace(&mut self.gateway, next);
                 let status = old.wait_exit(s.within).await?;
-                expect_exit(status).map(|d| format!("new pid {}, old process {d}", self.gateway.pid()))
+                expect_exit(status)
+                    .map(|d| format!("new pid {}, old process {d}", self.gateway.pid()))
             }
         }
     }
 
     async fn reload_step(&mut self, r: &ReloadStep) -> Result<String, String> {
         if let Some(path) = &r.config {
-            let text = std::fs::read_to_string(workspace_root().join(path)).map_err(|e| format!("{path}: {e}"))?;
+            let text = std::fs::read_to_string(workspace_root().join(path))
+                .map_err(|e| format!("{path}: {e}"))?;
             self.gateway.rewrite_config(&text)?;
         }
         let (status, body) = self.gateway.reload().await?;
@@ -435,9 +540,9 @@ impl Runner {
             (ReloadResult::Rejected, false) => {
                 let error = body["error"].as_str().unwrap_or_default().to_string();
                 match &r.error_contains {
-                    Some(needle) if !error.contains(needle.as_str()) => {
-                        Err(format!("rejected, but the message lacks `{needle}`: {error}"))
-                    }
+                    Some(needle) if !error.contains(needle.as_str()) => Err(format!(
+                        "rejected, but the message lacks `{needle}`: {error}"
+                    )),
                     _ => Ok(format!("rejected: {error}")),
                 }
             }
@@ -460,24 +565,38 @@ impl Runner {
             return match result {
                 Ok(Ok(v)) => Ok(format!("{selector} = {v}")),
                 Ok(Err(e)) => Err(e),
-                Err(e) => Err(format!("{e}; now {}", self.metric(selector).await.unwrap_or(f64::NAN))),
+                Err(e) => Err(format!(
+                    "{e}; now {}",
+                    self.metric(selector).await.unwrap_or(f64::NAN)
+                )),
             };
         }
         if let Some(name) = &w.upstream {
-            let mock = self.mocks.get(name).ok_or_else(|| format!("unknown upstream `{name}`"))?.clone();
+            let mock = self
+                .mocks
+                .get(name)
+                .ok_or_else(|| format!("unknown upstream `{name}`"))?
+                .clone();
             let want = w.hits_at_least.unwrap_or(1);
-            wait::until(&format!("upstream {name} to count {want} hits"), w.within, || {
-                std::future::ready((mock.hits() >= want).then_some(()))
-            })
+            wait::until(
+                &format!("upstream {name} to count {want} hits"),
+                w.within,
+                || std::future::ready((mock.hits() >= want).then_some(())),
+            )
             .await?;
             return Ok(format!("{} hits", mock.hits()));
         }
         if let Some(name) = &w.background {
-            let bg = self.backgrounds.get(name).ok_or_else(|| format!("no background traffic named `{name}`"))?;
+            let bg = self
+                .backgrounds
+                .get(name)
+                .ok_or_else(|| format!("no background traffic named `{name}`"))?;
             let want = w.completed_at_least.unwrap_or(1);
-            wait::until(&format!("background `{name}` to complete {want} requests"), w.within, || {
-                std::future::ready((bg.completed() >= want).then_some(()))
-            })
+            wait::until(
+                &format!("background `{name}` to complete {want} requests"),
+                w.within,
+                || std::future::ready((bg.completed() >= want).then_some(())),
+            )
             .await?;
             return Ok(format!("{} completed", bg.completed()));
         }
@@ -487,7 +606,10 @@ impl Runner {
     async fn finish(&mut self) -> Result<(), String> {
         for (name, bg) in std::mem::take(&mut self.backgrounds) {
             let summary = bg.join().await?;
-            println!("  background `{name}` was never joined: {}", summary.describe());
+            println!(
+                "  background `{name}` was never joined: {}",
+                summary.describe()
+            );
         }
         for (_, flapper) in std::mem::take(&mut self.flappers) {
             flapper.join().await;
@@ -520,9 +642,16 @@ mod tests {
 
     #[test]
     fn selectors_parse() {
-        let (name, labels) = parse_selector(r#"gateway_upstream_healthy{cluster="c", endpoint="blue"}"#).unwrap();
+        let (name, labels) =
+            parse_selector(r#"gateway_upstream_healthy{cluster="c", endpoint="blue"}"#).unwrap();
         assert_eq!(name, "gateway_upstream_healthy");
-        assert_eq!(labels, vec![("cluster".into(), "c".into()), ("endpoint".into(), "blue".into())]);
+        assert_eq!(
+            labels,
+            vec![
+                ("cluster".into(), "c".into()),
+                ("endpoint".into(), "blue".into())
+            ]
+        );
         assert_eq!(parse_selector("up").unwrap(), ("up".into(), vec![]));
         assert!(parse_selector("x{a=b}").is_err());
     }

@@ -12,12 +12,17 @@ pub fn normalise(
     upstream_hits: &BTreeMap<String, u64>,
 ) -> String {
     let mut lines: Vec<String> = Vec::new();
-    for line in metrics.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let Some((series, value)) = line.rsplit_once(' ') else {
             continue;
         };
         let family = series.split('{').next().unwrap_or(series);
-        let histogram = ["_bucket", "_sum", "_count"].iter().any(|s| family.ends_with(s))
+        let histogram = ["_bucket", "_sum", "_count"]
+            .iter()
+            .any(|s| family.ends_with(s))
             || family.contains("duration");
         let wanted = if families.is_empty() {
             family.starts_with("gateway_")
@@ -29,7 +34,11 @@ pub fn normalise(
         }
         let value: f64 = value.parse().unwrap_or(f64::NAN);
         let shown = if nonzero.iter().any(|f| f == family) {
-            if value > 0.0 { ">0".to_string() } else { "0".to_string() }
+            if value > 0.0 {
+                ">0".to_string()
+            } else {
+                "0".to_string()
+            }
         } else if value.fract() == 0.0 {
             format!("{}", value as i64)
         } else {
@@ -55,7 +64,12 @@ mod tests {
                     gateway_upstream_connections_total{reused=\"true\"} 17\n\
                     process_cpu 3\n";
         let hits = BTreeMap::from([("blue".to_string(), 5)]);
-        let out = normalise(text, &[], &["gateway_upstream_connections_total".to_string()], &hits);
+        let out = normalise(
+            text,
+            &[],
+            &["gateway_upstream_connections_total".to_string()],
+            &hits,
+        );
         assert_eq!(
             out,
             "gateway_requests_total{route=\"a\",status=\"200\"} 5\n\
