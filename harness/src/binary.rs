@@ -27,7 +27,14 @@ fn build() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "--quiet", "--package", "gateway", "--bin", "gateway"])
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "gateway",
+            "--bin",
+            "gateway",
+        ])
         .output()
         .map_err(|e| format!("running {cargo} build: {e}"))?;
     if !output.status.success() {

@@ -217,7 +217,11 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
                 }
                 Err(e) => {
                     record.broken_status = Some(status);
-                    record.failure = Some(if e.is_timeout() { Failure::Timeout } else { Failure::Body });
+                    record.failure = Some(if e.is_timeout() {
+                        Failure::Timeout
+                    } else {
+                        Failure::Body
+                    });
                 }
             }
         }
@@ -230,7 +234,13 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
 /// Sends `spec.requests` requests, `spec.concurrency` at a time.
 pub async fn run(spec: &TrafficSpec) -> Result<Summary, String> {
     let progress = Arc::new(AtomicUsize::new(0));
-    run_until(spec, Arc::new(AtomicBool::new(false)), progress, Duration::MAX).await
+    run_until(
+        spec,
+        Arc::new(AtomicBool::new(false)),
+        progress,
+        Duration::MAX,
+    )
+    .await
 }
 
 async fn run_until(
@@ -244,8 +254,13 @@ async fn run_until(
     let deadline = Instant::now().checked_add(max_time);
     let mut workers = Vec::new();
     for _ in 0..spec.concurrency.max(1) {
-        let (client, spec, next, stop, progress) =
-            (client.clone(), spec.clone(), next.clone(), stop.clone(), progress.clone());
+        let (client, spec, next, stop, progress) = (
+            client.clone(),
+            spec.clone(),
+            next.clone(),
+            stop.clone(),
+            progress.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut records = Vec::new();
             while !stop.load(SeqCst)
@@ -260,7 +275,9 @@ async fn run_until(
     }
     let mut summary = Summary::default();
     for w in workers {
-        summary.records.extend(w.await.map_err(|e| format!("traffic worker failed: {e}"))?);
+        summary
+            .records
+            .extend(w.await.map_err(|e| format!("traffic worker failed: {e}"))?);
     }
     Ok(summary)
 }
@@ -282,7 +299,11 @@ impl Background {
             let (stop, completed) = (stop.clone(), completed.clone());
             tokio::spawn(async move { run_until(&spec, stop, completed, max_time).await })
         };
-        Background { stop, task, completed }
+        Background {
+            stop,
+            task,
+            completed,
+        }
     }
 
     /// Requests completed so far.
@@ -298,6 +319,8 @@ impl Background {
     /// Stops sending and returns what was recorded.
     pub async fn join(self) -> Result<Summary, String> {
         self.stop.store(true, SeqCst);
-        self.task.await.map_err(|e| format!("background traffic failed: {e}"))?
+        self.task
+            .await
+            .map_err(|e| format!("background traffic failed: {e}"))?
     }
 }
