@@ -8,7 +8,7 @@ use crate::headers::HeaderRules;
 use crate::metrics::{StatusCounters, METRICS};
 use crate::rewrite::{PathRewrite, QueryRewrite};
 use crate::routing::{HostMatch, Route, RouteTable};
-use crate::upstream::Cluster;
+use crate::upstream::{load_tls_files, Cluster};
 use http::Method;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,20 +34,18 @@ impl Generation {
         id: u64,
     ) -> Result<Self, ConfigError> {
         let gw = &loaded.config.gateway;
-        let clusters: BTreeMap<String, Arc<Cluster>> = gw
-            .clusters
-            .iter()
-            .map(|(name, cfg)| {
-                let reused = previous
-                    .and_then(|p| p.clusters.get(name))
-                    .filter(|c| &c.config == cfg)
-                    .cloned();
-                (
-                    name.clone(),
-                    reused.unwrap_or_else(|| Cluster::new(name, cfg)),
-                )
-            })
-            .collect();
+        let mut clusters: BTreeMap<String, Arc<Cluster>> = BTreeMap::new();
+        for (name, cfg) in &gw.clusters {
+            // With the TLS files' contents, so replaced files rebuild the cluster.
+            let mut cfg = cfg.clone();
+            load_tls_files(name, &mut cfg, &loaded.source)?;
+            let reused = previous
+                .and_then(|p| p.clusters.get(name))
+                .filter(|c| c.config == cfg)
+                .cloned();
+            let cluster = reused.unwrap_or_else(|| Cluster::new(name, &cfg));
+            clusters.insert(name.clone(), cluster);
+        }
         let mut routes = Vec::with_capacity(gw.routes.len());
         for (i, rc) in gw.routes.iter().enumerate() {
             let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));

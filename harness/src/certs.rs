@@ -1,1 +1,229 @@
-//! Test certificates generated with rcgen (CA, server, client).
+//! Test certificates generated with rcgen: a CA, a server certificate and a
+//! client certificate signed by it, and an unrelated second CA for wrong-CA
+//! cases. Everything is written as PEM files into one directory so gateway
+//! configs can point at them, and kept in memory (DER) for building rustls
+//! configs in mocks and clients.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use std::io;
+use std::path::{Path, PathBuf};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// Common name of the client certificate.
+pub const CLIENT_CN: &str = "gateway-client";
+
+/// One certificate (or CA) and its key.
+struct Pair {
+    cert: CertificateDer<'static>,
+    key: Vec<u8>,
+    cert_path: PathBuf,
+    key_path: PathBuf,
+}
+
+/// A CA, a server and a client certificate signed by it, and another CA.
+pub struct TestCerts {
+    ca: Pair,
+    server: Pair,
+    client: Pair,
+    other_ca: Pair,
+}
+
+fn to_io(e: rcgen::Error) -> io::Error {
+    io::Error::other(format!("generating a test certificate: {e}"))
+}
+
+fn ca_params(cn: &str) -> Result<CertificateParams, rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::new())?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+fn leaf_params(
+    cn: &str,
+    sans: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+) -> Result<CertificateParams, rcgen::Error> {
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![eku];
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+impl Pair {
+    fn write(
+        dir: &Path,
+        name: &str,
+        cert: CertificateDer<'static>,
+        pem: String,
+        key: &KeyPair,
+    ) -> io::Result<Pair> {
+        let cert_path = dir.join(format!("{name}.pem"));
+        let key_path = dir.join(format!("{name}-key.pem"));
+        std::fs::write(&cert_path, pem)?;
+        std::fs::write(&key_path, key.serialize_pem())?;
+        Ok(Pair {
+            cert,
+            key: key.serialize_der(),
+            cert_path,
+            key_path,
+        })
+    }
+
+    fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()))
+    }
+}
+
+impl TestCerts {
+    /// Generates fresh certificates and writes them into `dir` as `ca.pem`,
+    /// `server.pem`, `server-key.pem`, `client.pem`, `client-key.pem` and
+    /// `other-ca.pem` (plus the CAs' keys).
+    ///
+    /// The server certificate is valid for `localhost`, `127.0.0.1` and `::1`
+    /// (server auth); the client certificate has the common name
+    /// [`CLIENT_CN`] (client auth).
+    pub fn generate(dir: &Path) -> io::Result<TestCerts> {
+        let ca_key = KeyPair::generate().map_err(to_io)?;
+        let ca_template = ca_params("gateway test CA").map_err(to_io)?;
+        let ca_cert = ca_template.self_signed(&ca_key).map_err(to_io)?;
+        let ca = Pair::write(dir, "ca", ca_cert.der().clone(), ca_cert.pem(), &ca_key)?;
+        let issuer = Issuer::new(ca_template, &ca_key);
+
+        let server_key = KeyPair::generate().map_err(to_io)?;
+        let server_cert = leaf_params(
+            "localhost",
+            &["localhost", "127.0.0.1", "::1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+        .and_then(|p| p.signed_by(&server_key, &issuer))
+        .map_err(to_io)?;
+        let server = Pair::write(
+            dir,
+            "server",
+            server_cert.der().clone(),
+            server_cert.pem(),
+            &server_key,
+        )?;
+
+        let client_key = KeyPair::generate().map_err(to_io)?;
+        let client_cert = leaf_params(CLIENT_CN, &[], ExtendedKeyUsagePurpose::ClientAuth)
+            .and_then(|p| p.signed_by(&client_key, &issuer))
+            .map_err(to_io)?;
+        let client = Pair::write(
+            dir,
+            "client",
+            client_cert.der().clone(),
+            client_cert.pem(),
+            &client_key,
+        )?;
+
+        let other_key = KeyPair::generate().map_err(to_io)?;
+        let other_cert = ca_params("unrelated test CA")
+            .and_then(|p| p.self_signed(&other_key))
+            .map_err(to_io)?;
+        let other_ca = Pair::write(
+            dir,
+            "other-ca",
+            other_cert.der().clone(),
+            other_cert.pem(),
+            &other_key,
+        )?;
+
+        Ok(TestCerts {
+            ca,
+            server,
+            client,
+            other_ca,
+        })
+    }
+
+    /// PEM file of the test CA.
+    pub fn ca(&self) -> &Path {
+        &self.ca.cert_path
+    }
+
+    /// PEM file of the server certificate.
+    pub fn server_cert(&self) -> &Path {
+        &self.server.cert_path
+    }
+
+    /// PEM file of the server key (PKCS#8).
+    pub fn server_key(&self) -> &Path {
+        &self.server.key_path
+    }
+
+    /// PEM file of the client certificate.
+    pub fn client_cert(&self) -> &Path {
+        &self.client.cert_path
+    }
+
+    /// PEM file of the client key (PKCS#8).
+    pub fn client_key(&self) -> &Path {
+        &self.client.key_path
+    }
+
+    /// PEM file of the unrelated CA, which signed none of the above.
+    pub fn other_ca(&self) -> &Path {
+        &self.other_ca.cert_path
+    }
+
+    /// `certs.ca`, `certs.server_cert`, `certs.server_key`,
+    /// `certs.client_cert`, `certs.client_key` and `certs.other_ca` with their
+    /// paths, for [`crate::Template::var`].
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        [
+            ("certs.ca", self.ca()),
+            ("certs.server_cert", self.server_cert()),
+            ("certs.server_key", self.server_key()),
+            ("certs.client_cert", self.client_cert()),
+            ("certs.client_key", self.client_key()),
+            ("certs.other_ca", self.other_ca()),
+        ]
+        .into_iter()
+        .map(|(k, p)| (k, p.display().to_string()))
+        .collect()
+    }
+
+    /// The test CA certificate (DER).
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.ca.cert.clone()
+    }
+
+    /// The unrelated CA certificate (DER).
+    pub fn other_ca_der(&self) -> CertificateDer<'static> {
+        self.other_ca.cert.clone()
+    }
+
+    /// The server's certificate chain (DER, leaf first).
+    pub fn server_chain(&self) -> Vec<CertificateDer<'static>> {
+        vec![self.server.cert.clone()]
+    }
+
+    /// The server's private key (DER).
+    pub fn server_key_der(&self) -> PrivateKeyDer<'static> {
+        self.server.key_der()
+    }
+
+    /// The client's certificate chain (DER, leaf first).
+    pub fn client_chain(&self) -> Vec<CertificateDer<'static>> {
+        vec![self.client.cert.clone()]
+    }
+
+    /// The client's private key (DER).
+    pub fn client_key_der(&self) -> PrivateKeyDer<'static> {
+        self.client.key_der()
+    }
+}

@@ -112,6 +112,60 @@ pub struct ClusterConfig {
     /// Protocol spoken to the endpoints.
     #[serde(default)]
     pub protocol: UpstreamProtocol,
+    /// TLS toward the endpoints (plaintext when absent).
+    #[serde(default)]
+    pub tls: Option<UpstreamTlsConfig>,
+}
+
+/// TLS toward a cluster's endpoints. Paths are PEM files, relative to the
+/// config file's directory.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsConfig {
+    /// Server name sent and verified (the endpoint's IP address when absent).
+    #[serde(default)]
+    pub sni: Option<String>,
+    /// CA certificates that verify the endpoints (the system roots when
+    /// absent).
+    #[serde(default)]
+    pub ca: Option<String>,
+    /// Client certificate chain for mutual TLS, leaf first.
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    /// Private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<String>,
+    /// Verify the endpoint's certificate chain.
+    #[serde(default = "default_true")]
+    pub verify: bool,
+    /// Verify that the certificate matches the server name.
+    #[serde(default = "default_true")]
+    pub verify_hostname: bool,
+    /// Contents of the files above, read when the config is compiled (never
+    /// from YAML). Part of equality, so a reload picks up replaced files.
+    #[serde(skip)]
+    pub files: TlsFiles,
+}
+
+/// DER contents of a cluster's TLS files.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsFiles {
+    /// Certificates from `ca`.
+    pub ca: Vec<Vec<u8>>,
+    /// Certificates from `client_cert`, leaf first.
+    pub client_chain: Vec<Vec<u8>>,
+    /// The key from `client_key`.
+    pub client_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsFiles")
+            .field("ca", &self.ca.len())
+            .field("client_chain", &self.client_chain.len())
+            .field("client_key", &!self.client_key.is_empty())
+            .finish()
+    }
 }
 
 /// One upstream endpoint.
@@ -281,6 +335,8 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 with prior knowledge over plaintext.
     H2c,
+    /// HTTP/2 over TLS, negotiated by ALPN (needs `tls`).
+    H2,
 }
 
 /// One route: a matcher, the cluster it sends to, and request/response edits.

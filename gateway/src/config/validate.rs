@@ -186,6 +186,72 @@ fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> 
             ));
         }
     }
+    validate_tls(cluster, path)
+}
+
+/// TLS keys and their interplay with `protocol` and health checks. Whether
+/// the files can be read and parsed is checked when the config is compiled.
+fn validate_tls(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> {
+    match (cluster.protocol, &cluster.tls) {
+        (UpstreamProtocol::H2, None) => {
+            return Err((
+                format!("{path}.protocol"),
+                "`h2` is HTTP/2 over TLS and needs a `tls` section; use `h2c` for plaintext HTTP/2"
+                    .into(),
+            ))
+        }
+        (UpstreamProtocol::H2c, Some(_)) => {
+            return Err((
+                format!("{path}.protocol"),
+                "`h2c` is plaintext HTTP/2 and cannot be used with `tls`; use `h2`".into(),
+            ))
+        }
+        _ => {}
+    }
+    let Some(tls) = &cluster.tls else {
+        return Ok(());
+    };
+    let tls_path = format!("{path}.tls");
+    if let Some(sni) = &tls.sni {
+        if sni.is_empty() || sni.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err((
+                format!("{tls_path}.sni"),
+                format!("`{sni}` is not a server name; expected a host name or an IP address"),
+            ));
+        }
+    }
+    for (key, file) in [
+        ("ca", &tls.ca),
+        ("client_cert", &tls.client_cert),
+        ("client_key", &tls.client_key),
+    ] {
+        if file.as_deref() == Some("") {
+            return Err((format!("{tls_path}.{key}"), "expected a file path".into()));
+        }
+    }
+    match (&tls.client_cert, &tls.client_key) {
+        (Some(_), None) => {
+            return Err((
+                format!("{tls_path}.client_key"),
+                "client_cert needs client_key".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err((
+                format!("{tls_path}.client_cert"),
+                "client_key needs client_cert".into(),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(hc) = &cluster.health_check {
+        if hc.kind == HealthCheckKind::Http {
+            return Err((
+                format!("{path}.health_check.kind"),
+                "http health checks are plaintext and cannot probe TLS endpoints; use `tcp`".into(),
+            ));
+        }
+    }
     Ok(())
 }
 

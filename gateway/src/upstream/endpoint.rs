@@ -2,6 +2,7 @@
 //! state and pre-resolved metric handles.
 
 use super::passive::PassiveState;
+use super::tls;
 use crate::config::{ClusterConfig, EndpointConfig, UpstreamProtocol};
 use crate::metrics::{outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
@@ -16,7 +17,8 @@ pub struct Endpoint {
     pub label: String,
     /// Opaque id written into sticky cookies (does not reveal the address).
     pub sticky_id: String,
-    /// Peer with this cluster's timeouts and protocol, cloned per attempt.
+    /// Peer with this cluster's timeouts, protocol and TLS settings, cloned
+    /// per attempt.
     pub peer: HttpPeer,
     /// Passive health state.
     pub passive: PassiveState,
@@ -77,10 +79,16 @@ fn build_peer(addr: SocketAddr, cluster: &ClusterConfig) -> HttpPeer {
     peer.options.read_timeout = Some(t.read.0);
     peer.options.write_timeout = Some(t.write.0);
     peer.options.idle_timeout = Some(t.idle.0);
-    if cluster.protocol == UpstreamProtocol::H2c {
-        peer.options.set_http_version(2, 2);
-        peer.options.max_h2_streams = 100;
+    match cluster.protocol {
+        // HTTP/1.1, also offered by ALPN over TLS.
+        UpstreamProtocol::Http1 => peer.options.set_http_version(1, 1),
+        // HTTP/2 only: with prior knowledge in plaintext, by ALPN over TLS.
+        UpstreamProtocol::H2c | UpstreamProtocol::H2 => {
+            peer.options.set_http_version(2, 2);
+            peer.options.max_h2_streams = 100;
+        }
     }
+    tls::configure_peer(&mut peer, addr, cluster);
     peer
 }
 

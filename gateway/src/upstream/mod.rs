@@ -7,12 +7,14 @@ mod passive;
 mod pool;
 mod retry;
 mod sticky;
+mod tls;
 
 pub use endpoint::Endpoint;
 pub use health::{ActiveCheck, HealthService};
 pub use pool::Pool;
 pub use retry::RetryPolicy;
 pub use sticky::{find_cookie, Sticky};
+pub use tls::load_files as load_tls_files;
 
 use crate::config::{Balance, ClusterConfig, HashKey};
 use crate::metrics::METRICS;

@@ -24,6 +24,7 @@ pub use fixed::Fixed;
 pub use flapping::{FlapSchedule, Flapper};
 pub use h2c::H2cOnly;
 pub use http::{full, tagged, MockBody, MockResponse};
+pub use mtls::{Mtls, CLIENT_CN_HEADER};
 pub use reset::Reset;
 pub use slow::{Slow, StallBody};
 
