@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod drain;
 pub mod error_page;
 pub mod generation;
 pub mod headers;

@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::config::{Config, ConfigError, LoadedConfig};
+use crate::drain::Drained;
 use crate::proxy::GatewayProxy;
 use crate::reload::SighupReloader;
 use crate::state::GatewayState;
@@ -13,6 +14,7 @@ use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Pingora's server settings from the top-level config keys.
 pub fn server_conf(config: &Config) -> ServerConf {
@@ -58,22 +60,19 @@ pub fn build(
         } else {
             "gateway proxy"
         };
-        let mut proxy = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            GatewayProxy::new(state.clone()),
-            name,
-        );
+        let mut proxy =
+            pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(state.clone()));
         if h2c {
             let mut options = HttpServerOptions::default();
             options.h2c = true;
-            if let Some(app) = proxy.app_logic_mut() {
-                app.server_options = Some(options);
-            }
+            proxy.server_options = Some(options);
         }
+        let grace = Duration::from_secs(config.grace_period_seconds);
+        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace));
         for addr in &addrs {
-            proxy.add_tcp(addr);
+            service.add_tcp(addr);
         }
-        server.add_service(proxy);
+        server.add_service(service);
     }
 
     if let Some(admin) = &config.gateway.admin {

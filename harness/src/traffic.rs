@@ -115,12 +115,26 @@ pub struct Record {
     pub broken_status: Option<u16>,
     /// The `x-upstream` header.
     pub upstream: Option<String>,
+    /// Response headers (lower-case names).
+    pub headers: Vec<(String, String)>,
     /// The failure, when there was no complete response.
     pub failure: Option<Failure>,
+    /// The failure's message, with its causes.
+    pub error: Option<String>,
     /// Body bytes received.
     pub body: String,
     /// Time to the complete response or failure.
     pub latency: Duration,
+}
+
+impl Record {
+    /// A response header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The outcome of a traffic run.
@@ -173,16 +187,40 @@ impl Summary {
             .count()
     }
 
-    /// A one-line description for reports.
+    /// A one-line description for reports, with up to three distinct
+    /// failure messages.
     pub fn describe(&self) -> String {
+        let mut errors: Vec<&str> = Vec::new();
+        for e in self.records.iter().filter_map(|r| r.error.as_deref()) {
+            if errors.len() < 3 && !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+        let errors = if errors.is_empty() {
+            String::new()
+        } else {
+            format!("; errors: {}", errors.join(" | "))
+        };
         format!(
-            "{} sent, statuses {:?}, failures {:?}, served by {:?}",
+            "{} sent, statuses {:?}, failures {:?}, served by {:?}{errors}",
             self.sent(),
             self.statuses(),
             self.failures(),
             self.served_by()
         )
     }
+}
+
+/// An error and its sources, joined by `: `.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
@@ -198,7 +236,9 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         status: None,
         broken_status: None,
         upstream: None,
+        headers: Vec::new(),
         failure: None,
+        error: None,
         body: String::new(),
         latency: Duration::ZERO,
     };
@@ -210,6 +250,11 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
                 .get("x-upstream")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            record.headers = resp
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect();
             match resp.text().await {
                 Ok(body) => {
                     record.status = Some(status);
@@ -225,7 +270,10 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
                 }
             }
         }
-        Err(e) => record.failure = Some(Failure::classify(&e)),
+        Err(e) => {
+            record.failure = Some(Failure::classify(&e));
+            record.error = Some(error_chain(&e));
+        }
     }
     record.latency = started.elapsed();
     record

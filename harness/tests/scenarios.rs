@@ -51,6 +51,7 @@ scenarios! {
     graceful_upgrade => "graceful-upgrade",
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
+    mtls_upstream => "mtls-upstream",
 }
 
 #[test]

@@ -186,27 +186,12 @@ struct ScenarioResult {
 /// Builds what the scenarios need once, so runs measure only themselves.
 fn build_for_scenarios() -> Result<(), String> {
     ensure_cmake()?;
+    // The same package selection as `cargo test --workspace` and as the
+    // harness's own build of the binary, so features unify the same way and
+    // nothing is relinked between runs.
     let mut build = cargo();
-    build.args([
-        "build",
-        "--quiet",
-        "--package",
-        "gateway",
-        "--bin",
-        "gateway",
-    ]);
-    run(build)?;
-    let mut build_tests = cargo();
-    build_tests.args([
-        "test",
-        "--quiet",
-        "--package",
-        "harness",
-        "--test",
-        "scenarios",
-        "--no-run",
-    ]);
-    run(build_tests)
+    build.args(["test", "--quiet", "--workspace", "--no-run"]);
+    run(build)
 }
 
 /// Runs one scenario once through its test (so snapshots are compared by
@@ -217,8 +202,7 @@ fn run_scenario_once(name: &str, echo: bool) -> Result<Option<ScenarioResult>, S
     cmd.args([
         "test",
         "--quiet",
-        "--package",
-        "harness",
+        "--workspace",
         "--test",
         "scenarios",
         "--",

@@ -68,7 +68,7 @@ async fn run(gateway: &std::path::Path, config: &std::path::Path) -> Result<(), 
     println!("  curl -s http://127.0.0.1:6189/metrics | grep ^gateway_");
     println!("  curl -s http://127.0.0.1:6189/config");
     println!("  curl -s -X POST http://127.0.0.1:6189/config/reload");
-    println!("gateway log: {}", gw.var("dir").unwrap_or("?"));
+    println!("gateway log: {}/gateway.log", gw.var("dir").unwrap_or("?"));
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     println!("\nstopping: SIGTERM, in-flight requests get the grace period");

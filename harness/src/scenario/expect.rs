@@ -82,5 +82,16 @@ pub fn problems(
             out.push(format!("{bad} successful bodies lack `{needle}`"));
         }
     }
+    for (name, value) in &expect.headers {
+        let bad = summary
+            .records
+            .iter()
+            .filter(|r| matches!(r.status, Some(200..=299)))
+            .filter(|r| r.header(name) != Some(value.as_str()))
+            .count();
+        if bad > 0 {
+            out.push(format!("{bad} successful responses lack `{name}: {value}`"));
+        }
+    }
     out
 }

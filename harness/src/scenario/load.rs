@@ -49,14 +49,20 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let de = serde_yaml::Deserializer::from_str(&text);
     let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let location = e.path().to_string();
-        err(
-            if location == "." {
-                String::new()
-            } else {
-                location
-            },
-            e.into_inner().to_string(),
-        )
+        let location = if location == "." {
+            String::new()
+        } else {
+            location
+        };
+        // serde_yaml prefixes its own (shorter) path; keep only the full one.
+        let message = e.into_inner().to_string();
+        let message = match message.split_once(": ") {
+            Some((prefix, rest)) if !prefix.contains(' ') && location.starts_with(prefix) => {
+                rest.to_string()
+            }
+            _ => message,
+        };
+        err(location, message)
     })?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if scenario.name != stem {

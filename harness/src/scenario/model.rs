@@ -228,6 +228,9 @@ pub struct Expect {
     /// Every complete 2xx body contains this.
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// Every complete 2xx response has these headers with these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// Changes to a mock upstream.

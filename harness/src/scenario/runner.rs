@@ -5,11 +5,12 @@ use super::load::load;
 use super::model::*;
 use super::snapshot::normalise;
 use crate::binary::{gateway_binary, workspace_root};
+use crate::certs::TestCerts;
 use crate::gateway::{GatewayProcess, Template};
 use crate::traffic::{self, Background, Summary, TrafficSpec};
 use crate::upstream::{
     Behaviour, BodyMismatch, Cacheable, Echo, Fixed, FlapSchedule, Flapper, H2cOnly, MockUpstream,
-    Reset, Slow, StallBody,
+    Mtls, Reset, Slow, StallBody,
 };
 use crate::{metrics, wait};
 use nix::sys::signal::Signal;
@@ -219,7 +220,11 @@ fn parse_selector(selector: &str) -> Result<(String, Vec<(String, String)>), Str
     Ok((name.trim().to_string(), labels))
 }
 
-fn build_behaviour(name: &str, spec: &UpstreamSpec) -> Result<Arc<dyn Behaviour>, String> {
+fn build_behaviour(
+    name: &str,
+    spec: &UpstreamSpec,
+    certs: &TestCerts,
+) -> Result<Arc<dyn Behaviour>, String> {
     let fixed = || {
         let mut f = Fixed {
             status: spec.status.unwrap_or(200),
@@ -257,14 +262,15 @@ fn build_behaviour(name: &str, spec: &UpstreamSpec) -> Result<Arc<dyn Behaviour>
         BehaviourKind::Cacheable => Arc::new(Cacheable::new(
             spec.cache_control.as_deref().unwrap_or("max-age=60"),
         )),
-        BehaviourKind::Mtls => {
-            return Err("mtls upstreams are not available in scenarios yet".into())
-        }
+        BehaviourKind::Mtls => Arc::new(Mtls::new(certs, fixed())),
     })
 }
 
 struct Runner {
     name: String,
+    /// Test certificates (`${certs.*}`), kept for the whole run.
+    certs: TestCerts,
+    _certs_dir: tempfile::TempDir,
     seed: u64,
     mocks: BTreeMap<String, Arc<MockUpstream>>,
     gateway: GatewayProcess,
@@ -280,9 +286,16 @@ impl Runner {
         let root = workspace_root();
         let text = std::fs::read_to_string(root.join(&scenario.gateway.config))
             .map_err(|e| format!("{}: {e}", scenario.gateway.config))?;
+        let certs_dir =
+            tempfile::tempdir().map_err(|e| format!("temp dir for certificates: {e}"))?;
+        let certs = TestCerts::generate(certs_dir.path())
+            .map_err(|e| format!("generating certificates: {e}"))?;
         let mut template = Template::new(&text);
+        for (key, value) in certs.vars() {
+            template = template.var(key, &value);
+        }
         for (name, spec) in &scenario.upstreams {
-            let mock = MockUpstream::start_shared(name, build_behaviour(name, spec)?)
+            let mock = MockUpstream::start_shared(name, build_behaviour(name, spec, &certs)?)
                 .await
                 .map_err(|e| format!("starting upstream {name}: {e}"))?;
             if spec.down {
@@ -295,6 +308,8 @@ impl Runner {
         let gateway = start_gateway(&binary, &template).await?;
         Ok(Runner {
             name: scenario.name.clone(),
+            certs,
+            _certs_dir: certs_dir,
             seed,
             mocks,
             gateway,
@@ -453,7 +468,7 @@ impl Runner {
     async fn upstream_step(&mut self, u: &UpstreamStep) -> Result<String, String> {
         let mock = self.mocks[&u.name].clone();
         if let Some(spec) = &u.behaviour {
-            mock.set_behaviour_shared(build_behaviour(&u.name, spec)?);
+            mock.set_behaviour_shared(build_behaviour(&u.name, spec, &self.certs)?);
         }
         if let Some(status) = u.health_status {
             mock.set_health_status(status);

@@ -1,0 +1,52 @@
+//! Connection draining at shutdown.
+//!
+//! When a Pingora service stops accepting (SIGTERM, or the old process of
+//! an upgrade), it immediately closes every connection still waiting for a
+//! request header. A connection accepted in the same instant, whose request
+//! is already on the wire, is closed unanswered: the client sees "connection
+//! closed before message completed". [`Drained`] delays that clean-up so such
+//! requests are read and served (with `Connection: close`) first.
+
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::Stream;
+use pingora::server::ShutdownWatch;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest clean-up delay; bounded by half the grace period as well.
+pub const MAX_DRAIN_DELAY: Duration = Duration::from_millis(500);
+
+/// A server app whose clean-up waits `delay` after the listeners stop.
+pub struct Drained<A> {
+    inner: Arc<A>,
+    delay: Duration,
+}
+
+impl<A> Drained<A> {
+    /// Wraps `inner`; the delay is [`MAX_DRAIN_DELAY`] or half of
+    /// `grace_period`, whichever is shorter, so it ends well within the
+    /// grace period.
+    pub fn new(inner: A, grace_period: Duration) -> Self {
+        Drained {
+            inner: Arc::new(inner),
+            delay: MAX_DRAIN_DELAY.min(grace_period / 2),
+        }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for Drained<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        session: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        self.inner.process_new(session, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        tokio::time::sleep(self.delay).await;
+        self.inner.cleanup().await;
+    }
+}
