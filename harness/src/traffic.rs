@@ -3,6 +3,7 @@
 //! a request cap and a time cap so it always ends by itself.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,18 @@ pub struct TrafficSpec {
     pub keepalive: bool,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// HTTPS settings (for an `https://` base).
+    pub tls: Option<ClientTls>,
+}
+
+/// How the client verifies the server and, for mutual TLS, identifies
+/// itself.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// PEM CA certificate that must have signed the server's certificate.
+    pub ca: PathBuf,
+    /// PEM client certificate and key, for mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl TrafficSpec {
@@ -47,6 +60,7 @@ impl TrafficSpec {
             http2: false,
             keepalive: false,
             timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 
@@ -57,6 +71,19 @@ impl TrafficSpec {
         }
         if !self.keepalive {
             b = b.pool_max_idle_per_host(0);
+        }
+        if let Some(tls) = &self.tls {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let ca = reqwest::Certificate::from_pem(&read(&tls.ca)?).map_err(|e| e.to_string())?;
+            b = b
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca);
+            if let Some((cert, key)) = &tls.identity {
+                let mut pem = read(cert)?;
+                pem.extend_from_slice(&read(key)?);
+                b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| e.to_string())?);
+            }
         }
         b.build().map_err(|e| e.to_string())
     }

@@ -179,6 +179,9 @@ pub struct TrafficStep {
     /// Per-request timeout.
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// HTTPS to the listener, verified with the test CA.
+    #[serde(default)]
+    pub tls: Option<ClientTlsSpec>,
     /// What must hold afterwards (`traffic` only).
     #[serde(default)]
     pub expect: Expect,
@@ -194,6 +197,16 @@ pub struct JoinStep {
     /// What must hold for everything it sent.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// HTTPS client settings: the test CA verifies the gateway; with
+/// `client_cert` the test client certificate is presented.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsSpec {
+    /// Present the test client certificate.
+    #[serde(default)]
+    pub client_cert: bool,
 }
 
 /// Checks on a batch of responses. Every given field must hold.

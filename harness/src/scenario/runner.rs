@@ -7,7 +7,7 @@ use super::snapshot::normalise;
 use crate::binary::{gateway_binary, workspace_root};
 use crate::certs::TestCerts;
 use crate::gateway::{GatewayProcess, Template};
-use crate::traffic::{self, Background, Summary, TrafficSpec};
+use crate::traffic::{self, Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
     Behaviour, BodyMismatch, Cacheable, Echo, Fixed, FlapSchedule, Flapper, H2cOnly, MockUpstream,
     Mtls, Reset, Slow, StallBody,
@@ -336,8 +336,23 @@ impl Runner {
             .gateway
             .var(&format!("port.{}", t.listener))
             .ok_or_else(|| format!("the config has no ${{port.{}}} listener", t.listener))?;
+        let tls = t.tls.as_ref().map(|spec| ClientTls {
+            ca: self.certs.ca().to_path_buf(),
+            identity: spec.client_cert.then(|| {
+                (
+                    self.certs.client_cert().to_path_buf(),
+                    self.certs.client_key().to_path_buf(),
+                )
+            }),
+        });
+        // The test server certificate names `localhost`.
+        let base = match tls {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         Ok(TrafficSpec {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
+            tls,
             path: t.path.clone(),
             method: t
                 .method
