@@ -13,7 +13,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result, RetryType};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -51,6 +51,8 @@ pub struct RequestCtx {
     attempts: usize,
     /// The last attempt got a response whose status the policy retries.
     status_retry: bool,
+    /// The next attempt replaces a stale pooled connection (not a retry).
+    reconnecting: bool,
     counted_failover: bool,
     /// Set-Cookie to pin this client to the chosen endpoint.
     pin_cookie: Option<HeaderValue>,
@@ -152,6 +154,7 @@ impl ProxyHttp for GatewayProxy {
             tried: Vec::new(),
             attempts: 0,
             status_retry: false,
+            reconnecting: false,
             counted_failover: false,
             pin_cookie: None,
         }
@@ -210,9 +213,13 @@ impl ProxyHttp for GatewayProxy {
             ctx.counted_failover = true;
             cluster.failover_total.inc();
         }
-        ctx.attempts += 1;
-        if ctx.attempts > 1 {
-            cluster.retries_total.inc();
+        if ctx.reconnecting {
+            ctx.reconnecting = false;
+        } else {
+            ctx.attempts += 1;
+            if ctx.attempts > 1 {
+                cluster.retries_total.inc();
+            }
         }
         ctx.status_retry = false;
         ctx.endpoint = Some(choice);
@@ -374,10 +381,21 @@ impl ProxyHttp for GatewayProxy {
             e.set_retry(false);
             return e;
         };
-        let endpoint = ctx.endpoint.map(|r| cluster.endpoint(r));
+        // Once the client has a response header, another attempt would
+        // send it a second one: the error must reach the client instead.
+        let nothing_sent = session.response_written().is_none();
+        // A pooled connection the upstream had already closed (Pingora marks
+        // such errors `ReusedOnly`): reconnecting is transparent, neither an
+        // upstream failure nor a retry, and may use the same endpoint.
+        if nothing_sent && idempotent && client_reused && matches!(e.retry, RetryType::ReusedOnly) {
+            e.set_retry(true);
+            ctx.tried.pop();
+            ctx.reconnecting = true;
+            return e;
+        }
         if !ctx.status_retry {
-            if let Some(ep) = endpoint {
-                ep.attempts.error.inc();
+            if let Some(r) = ctx.endpoint {
+                cluster.endpoint(r).attempts.error.inc();
             }
         }
         let policy = &cluster.retry;
@@ -389,28 +407,12 @@ impl ProxyHttp for GatewayProxy {
                 }
                 _ => false,
             };
-        // Once the client has a response header, another attempt would
-        // send it a second one: the error must reach the client instead.
-        if session.response_written().is_some() {
-            e.set_retry(false);
-            return e;
-        }
-        if idempotent
+        let retry = nothing_sent
+            && idempotent
             && wanted
             && policy.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried)
-        {
-            e.set_retry(true);
-        } else if idempotent {
-            // A pooled connection the upstream had already closed: retrying
-            // on a fresh connection is safe and may go to the same endpoint.
-            e.retry.decide_reuse(client_reused);
-            if e.retry() {
-                ctx.tried.pop();
-            }
-        } else {
-            e.set_retry(false);
-        }
+            && cluster.has_candidate(&ctx.tried);
+        e.set_retry(retry);
         e
     }
 

@@ -112,14 +112,14 @@ routes:
             .expect("served after the upgrade");
         assert_eq!(r.status(), 200);
     }
-    let served = new
-        .metric(
-            "gateway_requests_total",
-            &[("route", "main"), ("status", "200")],
-        )
-        .await;
-    assert_eq!(
-        served, 10.0,
-        "the new process serves the proxy and admin listeners"
-    );
+    // The new process serves the proxy and admin listeners. Requests are
+    // counted in the logging phase, just after the response.
+    new.wait_metric(
+        "gateway_requests_total",
+        &[("route", "main"), ("status", "200")],
+        10.0,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
 }

@@ -6,6 +6,7 @@ mod common;
 use common::{config, get, send, start};
 use harness::upstream::{Echo, Fixed};
 use harness::{MockUpstream, Template};
+use std::time::Duration;
 
 const ROUTES: &str = r#"
 clusters:
@@ -118,13 +119,16 @@ async fn unmatched_requests_get_a_json_404_with_request_id() {
     assert_eq!(body["error"], "no route matches the request");
     assert_eq!(body["request_id"], "trace-42");
     assert_eq!(mocks.iter().map(MockUpstream::hits).sum::<u64>(), 0);
-    let counted = gw
-        .metric(
-            "gateway_requests_total",
-            &[("route", "none"), ("status", "404")],
-        )
-        .await;
-    assert_eq!(counted, 1.0);
+    // Requests are counted in the logging phase, just after the response.
+    let labels = [("route", "none"), ("status", "404")];
+    gw.wait_metric(
+        "gateway_requests_total",
+        &labels,
+        1.0,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

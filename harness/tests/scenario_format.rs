@@ -55,6 +55,10 @@ fn malformed_files_name_the_step_and_field() {
         ("steps:\n  - traffic: { concurrency: 2 }\n", "steps[0].traffic.requests: a traffic step needs a request count"),
         ("steps:\n  - upstream: { name: blue, set: sideways }\n", "steps[0].upstream.set: unknown variant `sideways`"),
         ("steps:\n  - dance: {}\n", "steps[0].dance: unknown field `dance`"),
+        (
+            "steps:\n  - join: { expect: { upstream_hits: { blue: 1 } } }\n",
+            "steps[0].join.expect.upstream_hits: mock hits cannot be attributed",
+        ),
     ];
     for (body, expected) in cases {
         let message = error_for("bad", body);

@@ -175,8 +175,7 @@ impl HealthCheck for ActiveCheck {
         let Some(ep) = self.endpoint(target) else {
             return;
         };
-        ep.healthy_gauge
-            .set(i64::from(healthy && !ep.passive.is_ejected()));
+        // Count first: whoever sees the gauge move also sees the transition.
         METRICS
             .health_transitions
             .with_label_values(&[
@@ -185,6 +184,8 @@ impl HealthCheck for ActiveCheck {
                 if healthy { "healthy" } else { "unhealthy" },
             ])
             .inc();
+        ep.healthy_gauge
+            .set(i64::from(healthy && !ep.passive.is_ejected()));
     }
 
     fn backend_summary(&self, target: &Backend) -> String {

@@ -1,6 +1,7 @@
 //! Upstream clusters: endpoint pools, selection (balancing, stickiness,
 //! failover to the backup pool), health checks and the retry policy.
 
+mod clock;
 mod endpoint;
 mod health;
 mod passive;
@@ -18,11 +19,12 @@ pub use tls::load_files as load_tls_files;
 
 use crate::config::{Balance, ClusterConfig, HashKey};
 use crate::metrics::METRICS;
+use clock::now_ms;
 use prometheus::IntCounter;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Which endpoint of a cluster an attempt went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +72,6 @@ struct CheckSchedule {
     interval: Option<Duration>,
     next_due_ms: AtomicU64,
     running: AtomicBool,
-}
-
-static CLOCK_EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-fn clock_ms() -> u64 {
-    CLOCK_EPOCH.elapsed().as_millis() as u64
 }
 
 impl Cluster {
@@ -207,7 +203,7 @@ impl Cluster {
     pub fn health_check_due(&self) -> bool {
         let s = &self.schedule;
         s.interval.is_some()
-            && clock_ms() >= s.next_due_ms.load(Relaxed)
+            && now_ms() >= s.next_due_ms.load(Relaxed)
             && s.running
                 .compare_exchange(false, true, Relaxed, Relaxed)
                 .is_ok()
@@ -224,7 +220,7 @@ impl Cluster {
         let interval = self.schedule.interval.unwrap_or_default();
         self.schedule
             .next_due_ms
-            .store(clock_ms() + interval.as_millis() as u64, Relaxed);
+            .store(now_ms() + interval.as_millis() as u64, Relaxed);
         self.schedule.running.store(false, Relaxed);
     }
 }

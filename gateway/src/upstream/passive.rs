@@ -5,17 +5,9 @@
 //! active health check it stays ejected until a check succeeds; without one,
 //! for the configured cooldown.
 
+use super::clock::now_ms;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::LazyLock;
-use std::time::{Duration, Instant};
-
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-/// Milliseconds since [`EPOCH`], plus one so that it is never 0 (0 means
-/// "not ejected").
-fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64 + 1
-}
+use std::time::Duration;
 
 /// Ejected until a successful active check.
 const UNTIL_CHECKED: u64 = u64::MAX;
@@ -24,7 +16,7 @@ const UNTIL_CHECKED: u64 = u64::MAX;
 #[derive(Debug, Default)]
 pub struct PassiveState {
     consecutive_failures: AtomicU32,
-    /// 0: not ejected; otherwise ms since [`EPOCH`] when ejection ends.
+    /// 0: not ejected; otherwise the [`now_ms`] at which ejection ends.
     ejected_until: AtomicU64,
 }
 

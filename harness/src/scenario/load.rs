@@ -108,6 +108,14 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
+        if let Some(j) = &step.join {
+            if !j.expect.upstream_hits.is_empty() {
+                return Err(err(
+                    format!("steps[{i}].join.expect.upstream_hits"),
+                    "mock hits cannot be attributed to background load; use served_by".into(),
+                ));
+            }
+        }
         if let Some(u) = &step.upstream {
             if !scenario.upstreams.contains_key(&u.name) {
                 return Err(err(
