@@ -21,8 +21,8 @@ routes:
     ))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
+/// Blue and green mocks, and a gateway routing everything to blue.
+async fn routed_to_blue() -> ([MockUpstream; 2], harness::GatewayProcess) {
     let blue = MockUpstream::start("blue", Fixed::ok("blue"))
         .await
         .unwrap();
@@ -33,6 +33,12 @@ async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
         .upstream("blue", blue.addr())
         .upstream("green", green.addr());
     let gw = start(&template).await;
+    ([blue, green], gw)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
+    let (_mocks, gw) = routed_to_blue().await;
     assert_eq!(tally(&gw, "/", 10).await.get("blue"), Some(&10));
 
     gw.rewrite_config(&routed_to("green")).unwrap();
@@ -90,16 +96,7 @@ async fn valid_reloads_apply_and_invalid_ones_keep_the_old_config() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_config_file() {
-    let blue = MockUpstream::start("blue", Fixed::ok("blue"))
-        .await
-        .unwrap();
-    let green = MockUpstream::start("green", Fixed::ok("green"))
-        .await
-        .unwrap();
-    let template = Template::new(&routed_to("blue"))
-        .upstream("blue", blue.addr())
-        .upstream("green", green.addr());
-    let gw = start(&template).await;
+    let (_mocks, gw) = routed_to_blue().await;
     gw.rewrite_config(&routed_to("green")).unwrap();
     gw.signal(Signal::SIGHUP).unwrap();
     gw.wait_metric(

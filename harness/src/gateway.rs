@@ -100,12 +100,20 @@ impl Template {
     }
 }
 
-/// Picks a free loopback port (bound and released; the gateway binds it next).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding an ephemeral loopback port")
+/// Picks `n` distinct free loopback ports. All are bound at once and then
+/// released for the gateway to bind, so two names never get the same port.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| {
+            l.local_addr()
+                .expect("a bound socket has an address")
+                .port()
+        })
+        .collect()
 }
 
 /// A running gateway child process.
@@ -128,14 +136,20 @@ impl GatewayProcess {
         let dir = Arc::new(tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?);
         let mut vars = BTreeMap::new();
         vars.insert("dir".to_string(), dir.path().display().to_string());
+        let wanted: Vec<String> = template
+            .port_names()
+            .into_iter()
+            .map(|name| format!("port.{name}"))
+            .filter(|key| !template.vars.contains_key(key))
+            .collect();
+        for (key, port) in wanted.iter().zip(free_ports(wanted.len())) {
+            vars.insert(key.clone(), port.to_string());
+        }
         for name in template.port_names() {
             let key = format!("port.{name}");
-            let port = template
-                .vars
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| free_port().to_string());
-            vars.insert(key, port);
+            if let Some(preset) = template.vars.get(&key) {
+                vars.insert(key, preset.clone());
+            }
         }
         let config_path = dir.path().join("gateway.yaml");
         let mut gw = GatewayProcess {
