@@ -365,6 +365,8 @@ pub struct MetricCheck {
 }
 
 /// Wait for one condition: a metric, a mock's hits, or background progress.
+/// The metric fields repeat [`MetricCheck`]'s because serde cannot flatten
+/// a struct into one that refuses unknown keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {
