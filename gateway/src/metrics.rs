@@ -108,27 +108,28 @@ pub struct StatusCounters {
     slots: Box<[OnceLock<IntCounter>]>,
 }
 
+/// One slot per possible status: 0 (no response) and 100..=999, the range
+/// `http::StatusCode` allows.
+const STATUS_SLOTS: usize = 1000;
+
 impl StatusCounters {
     /// Handles for `route`.
     pub fn new(route: &str) -> Self {
         StatusCounters {
             route: route.to_string(),
-            slots: (0..600).map(|_| OnceLock::new()).collect(),
+            slots: (0..STATUS_SLOTS).map(|_| OnceLock::new()).collect(),
         }
     }
 
     /// The counter for `status` (0 when no response was sent).
-    pub fn get(&self, status: u16) -> IntCounter {
-        let resolve = || {
+    pub fn get(&self, status: u16) -> &IntCounter {
+        let slot = &self.slots[usize::from(status).min(STATUS_SLOTS - 1)];
+        slot.get_or_init(|| {
             let label = status.to_string();
             METRICS
                 .requests
                 .with_label_values(&[self.route.as_str(), label.as_str()])
-        };
-        match self.slots.get(usize::from(status)) {
-            Some(slot) => slot.get_or_init(resolve).clone(),
-            None => resolve(),
-        }
+        })
     }
 }
 
