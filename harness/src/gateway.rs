@@ -136,20 +136,22 @@ impl GatewayProcess {
         let dir = Arc::new(tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?);
         let mut vars = BTreeMap::new();
         vars.insert("dir".to_string(), dir.path().display().to_string());
-        let wanted: Vec<String> = template
+        let keys: Vec<String> = template
             .port_names()
-            .into_iter()
-            .map(|name| format!("port.{name}"))
-            .filter(|key| !template.vars.contains_key(key))
+            .iter()
+            .map(|n| format!("port.{n}"))
             .collect();
-        for (key, port) in wanted.iter().zip(free_ports(wanted.len())) {
-            vars.insert(key.clone(), port.to_string());
-        }
-        for name in template.port_names() {
-            let key = format!("port.{name}");
-            if let Some(preset) = template.vars.get(&key) {
-                vars.insert(key, preset.clone());
-            }
+        let missing = keys
+            .iter()
+            .filter(|k| !template.vars.contains_key(*k))
+            .count();
+        let mut fresh = free_ports(missing).into_iter();
+        for key in keys {
+            let port = match template.vars.get(&key) {
+                Some(preset) => preset.clone(),
+                None => fresh.next().map(|p| p.to_string()).unwrap_or_default(),
+            };
+            vars.insert(key, port);
         }
         let config_path = dir.path().join("gateway.yaml");
         let mut gw = GatewayProcess {
