@@ -1,9 +1,12 @@
 //! The one `ProxyHttp` implementation. Each phase delegates to the module
 //! that owns the concern; this file only orchestrates.
 
+use crate::access_log::Escaped;
 use crate::error_page;
 use crate::generation::Generation;
 use crate::metrics::StatusCounters;
+use crate::normalize::normalize_path;
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::GatewayState;
 use crate::upstream::{find_cookie, Cluster, EndpointRef};
 use async_trait::async_trait;
@@ -18,11 +21,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-const X_REQUEST_ID: &str = "x-request-id";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-/// Longest client-supplied request id accepted; longer ones are replaced.
-const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// `gateway_requests_total` handles for requests that matched no route.
 static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
@@ -44,6 +44,9 @@ pub struct RequestCtx {
     started: Instant,
     generation: Option<Arc<Generation>>,
     route: Option<usize>,
+    /// A status decided before routing (bad path, size limit): answered by
+    /// `request_filter` without proxying.
+    rejection: Option<u16>,
     request_id: String,
     endpoint: Option<EndpointRef>,
     /// Endpoints already attempted (allocates only when retrying).
@@ -82,8 +85,15 @@ fn client_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr()?.as_inet().map(|a| a.ip())
 }
 
-/// Writes a gateway-generated error response.
-async fn respond_error(session: &mut Session, ctx: &RequestCtx, status: u16) -> Result<()> {
+/// Writes a gateway-generated error response. With `keep_alive` the client
+/// connection stays reusable when the whole request body has been read (or
+/// there is none); otherwise the response says `Connection: close`.
+async fn respond_error(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    keep_alive: bool,
+) -> Result<()> {
     let page = ctx
         .route_and_cluster()
         .and_then(|(r, _)| r.error_page.as_ref());
@@ -95,9 +105,16 @@ async fn respond_error(session: &mut Session, ctx: &RequestCtx, status: u16) -> 
         resp.insert_header(X_REQUEST_ID, id)?;
     }
     resp.insert_header("cache-control", "no-store")?;
-    session.set_keepalive(None);
+    if !keep_alive || !request_fully_read(session) {
+        session.set_keepalive(None);
+    }
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(rendered.body), true).await
+}
+
+/// Whether nothing of the request body is left unread on the connection.
+fn request_fully_read(session: &mut Session) -> bool {
+    session.is_body_empty() || session.is_body_done()
 }
 
 /// Status the client gets for a proxy error.
@@ -149,6 +166,7 @@ impl ProxyHttp for GatewayProxy {
             started: Instant::now(),
             generation: None,
             route: None,
+            rejection: None,
             request_id: String::new(),
             endpoint: None,
             tried: Vec::new(),
@@ -160,22 +178,55 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    /// Request setup, before anything else looks at the request: generation,
+    /// request id, connection settings, size limits, path normalisation
+    /// (the upstream, rewrites and later phases all see the canonical
+    /// path) and route matching.
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         let generation = self.state.current();
-        let req = session.req_header();
-        ctx.request_id = match req.headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-            Some(id) if !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN => id.to_string(),
-            _ => uuid::Uuid::new_v4().simple().to_string(),
-        };
-        ctx.route = generation
-            .routes
-            .find(request_host(req), req.uri.path(), &req.method);
-        ctx.generation = Some(generation);
-        if ctx.route.is_none() {
-            respond_error(session, ctx, 404).await?;
-            return Ok(true);
+        let downstream = &generation.downstream;
+        downstream.apply_to_session(session);
+        ctx.request_id = request_id::for_request(session.req_header());
+        if let Err(exceeded) = downstream.check_limits(session.req_header()) {
+            ctx.rejection = Some(exceeded.status());
+        } else {
+            match normalize_path(session.req_header().uri.path(), &downstream.path) {
+                Ok(std::borrow::Cow::Borrowed(_)) => {}
+                Ok(std::borrow::Cow::Owned(path)) => {
+                    let req = session.req_header_mut();
+                    let uri =
+                        crate::rewrite::with_path_and_query(&req.uri, &path, req.uri.query())?;
+                    req.set_uri(uri);
+                }
+                Err(rejection) => {
+                    log::debug!("request refused: {rejection}");
+                    ctx.rejection = Some(400);
+                }
+            }
         }
-        Ok(false)
+        if ctx.rejection.is_none() {
+            let req = session.req_header();
+            ctx.route = generation
+                .routes
+                .find(request_host(req), req.uri.path(), &req.method);
+        }
+        ctx.generation = Some(generation);
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let refused = match (ctx.rejection, ctx.route) {
+            (Some(status), _) => status,
+            (None, None) => 404,
+            (None, Some(_)) => return Ok(false),
+        };
+        // Answered before proxying: the connection stays usable.
+        respond_error(session, ctx, refused, true).await?;
+        Ok(true)
     }
 
     async fn upstream_peer(
@@ -253,25 +304,19 @@ impl ProxyHttp for GatewayProxy {
             || !route.query_rewrite.is_empty()
         {
             let uri = &upstream_request.uri;
-            let path = route
-                .path_rewrite
-                .apply(uri.path(), &route.prefix)
-                .unwrap_or_else(|| uri.path().to_string());
+            let path = route.path_rewrite.apply(uri.path(), &route.prefix).map_or(
+                std::borrow::Cow::Borrowed(uri.path()),
+                std::borrow::Cow::Owned,
+            );
             let query = if route.query_rewrite.is_empty() {
-                uri.query().map(str::to_string)
+                uri.query().map(std::borrow::Cow::Borrowed)
             } else {
-                route.query_rewrite.apply(uri.query())
+                route
+                    .query_rewrite
+                    .apply(uri.query())
+                    .map(std::borrow::Cow::Owned)
             };
-            let path_and_query = match query {
-                Some(q) => format!("{path}?{q}"),
-                None => path,
-            };
-            let new_uri = http::Uri::builder()
-                .path_and_query(path_and_query)
-                .build()
-                .map_err(|e| {
-                    Error::because(ErrorType::InvalidHTTPHeader, "rewritten URI is invalid", e)
-                })?;
+            let new_uri = crate::rewrite::with_path_and_query(uri, &path, query.as_deref())?;
             upstream_request.set_uri(new_uri);
         }
         route.request_headers.apply(upstream_request);
@@ -422,9 +467,22 @@ impl ProxyHttp for GatewayProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(sent) = session.response_written().map(|r| r.status.as_u16()) {
+            // The client already has a response header (and maybe part of
+            // the body): a second body would corrupt it. End the message as
+            // incomplete instead: HTTP/1.1 closes without the final chunk
+            // or before Content-Length is met, HTTP/2 resets the stream.
+            session.downstream_session.shutdown().await;
+            return FailToProxy {
+                error_code: sent,
+                can_reuse_downstream: false,
+            };
+        }
         let code = error_status(e);
+        // Pingora decides reuse after a failed proxy attempt from the
+        // upstream exchange, not from this answer: announce the close.
         if code > 0 {
-            if let Err(write_err) = respond_error(session, ctx, code).await {
+            if let Err(write_err) = respond_error(session, ctx, code, false).await {
                 log::debug!("could not send the error response: {write_err}");
             }
         }
@@ -459,9 +517,9 @@ impl ProxyHttp for GatewayProxy {
             };
             log::info!(
                 target: "access",
-                "method={} path={} status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
-                req.method,
-                req.uri.path(),
+                "method={} path=\"{}\" status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
+                Escaped(req.method.as_str()),
+                Escaped(req.uri.path()),
                 status,
                 ctx.route_name(),
                 cluster,
@@ -469,7 +527,8 @@ impl ProxyHttp for GatewayProxy {
                 ctx.attempts,
                 elapsed.as_secs_f64() * 1000.0,
                 ctx.request_id,
-                e.map(|e| format!(" error=\"{e}\"")).unwrap_or_default(),
+                e.map(|e| format!(" error=\"{}\"", Escaped(&e.to_string())))
+                    .unwrap_or_default(),
             );
         }
     }

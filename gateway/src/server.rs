@@ -62,13 +62,17 @@ pub fn build(
         };
         let mut proxy =
             pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(state.clone()));
-        if h2c {
-            let mut options = HttpServerOptions::default();
-            options.h2c = true;
-            proxy.server_options = Some(options);
-        }
+        let mut options = HttpServerOptions::default();
+        options.h2c = h2c;
+        // Pingora counts reuses: a limit of N reuses serves N + 1 requests.
+        options.keepalive_request_limit = config
+            .gateway
+            .downstream
+            .max_requests_per_connection
+            .map(|n| n.saturating_sub(1));
+        proxy.server_options = Some(options);
         let grace = Duration::from_secs(config.grace_period_seconds);
-        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace));
+        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace, state.clone()));
         for addr in &addrs {
             service.add_tcp(addr);
         }

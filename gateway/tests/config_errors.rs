@@ -103,6 +103,25 @@ fn each_class_of_bad_config_names_its_key_path() {
             "relative prefix",
             variant("path_prefix: /", "path_prefix: v1"),
         ),
+        (
+            "bad size",
+            variant("routes:", "downstream: { max_uri_bytes: 8 parsecs }\n  routes:"),
+        ),
+        (
+            "header limit above Pingora's",
+            variant("routes:", "downstream: { max_header_bytes: 2MiB }\n  routes:"),
+        ),
+        (
+            "bad escaped_slashes",
+            variant("routes:", "downstream: { escaped_slashes: allow }\n  routes:"),
+        ),
+        (
+            "zero max_requests_per_connection",
+            variant(
+                "routes:",
+                "downstream: { max_requests_per_connection: 0 }\n  routes:",
+            ),
+        ),
         ("yaml syntax", variant("routes:", "routes: [")),
         (
             "missing section",

@@ -4,7 +4,7 @@
 //! path instead of a silently ignored setting. The proxy never reads these
 //! types on the request path; `crate::generation` compiles them first.
 
-use super::values::{Address, HashKey, HumanDuration, RetryOn};
+use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +61,69 @@ pub struct GatewayConfig {
     pub clusters: BTreeMap<String, ClusterConfig>,
     /// Request matchers, tried most specific first.
     pub routes: Vec<RouteConfig>,
+    /// Limits and path handling for client connections and requests.
+    #[serde(default)]
+    pub downstream: DownstreamConfig,
+}
+
+/// Limits and path handling for client connections, applied to every
+/// listener before a request is routed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamConfig {
+    /// Longest time from the first byte of an HTTP/1.x request to the end of
+    /// its header; slower clients are disconnected (slowloris defence).
+    #[serde(default = "default_read_header_timeout")]
+    pub read_header_timeout: HumanDuration,
+    /// How long an idle keep-alive connection waits for its next request
+    /// (whole seconds; rounded up).
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout: HumanDuration,
+    /// Requests served on one HTTP/1.x connection before it is closed
+    /// (unlimited when absent).
+    #[serde(default)]
+    pub max_requests_per_connection: Option<u32>,
+    /// Longest request target (path and query); longer gets 414.
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: ByteSize,
+    /// Largest request header section (names, values and separators);
+    /// larger gets 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
+    /// Collapse runs of `/` in the path before routing.
+    #[serde(default = "default_true")]
+    pub merge_slashes: bool,
+    /// What to do with `%2F` and `%5C` in the path.
+    #[serde(default)]
+    pub escaped_slashes: EscapedSlashes,
+}
+
+impl Default for DownstreamConfig {
+    fn default() -> Self {
+        DownstreamConfig {
+            read_header_timeout: default_read_header_timeout(),
+            keepalive_timeout: default_keepalive_timeout(),
+            max_requests_per_connection: None,
+            max_uri_bytes: default_max_uri_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::default(),
+        }
+    }
+}
+
+/// Handling of percent-encoded slashes (`%2F`) and backslashes (`%5C`) in a
+/// request path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscapedSlashes {
+    /// Answer 400.
+    #[default]
+    Reject,
+    /// Pass them on encoded; they do not separate path segments.
+    Keep,
+    /// Decode them to `/` before routing and dot-segment removal.
+    Decode,
 }
 
 /// One proxy listener.
@@ -434,6 +497,18 @@ pub struct ErrorPageConfig {
     pub content_type: String,
 }
 
+fn default_read_header_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_keepalive_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_max_uri_bytes() -> ByteSize {
+    ByteSize(8 * 1024)
+}
+fn default_max_header_bytes() -> ByteSize {
+    ByteSize(64 * 1024)
+}
 fn default_version() -> usize {
     1
 }

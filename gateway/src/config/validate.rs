@@ -21,6 +21,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     }
     let gw = &config.gateway;
     validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
+    super::validate_downstream::validate_downstream(&gw.downstream).map_err(|(p, m)| err(p, m))?;
     if gw.clusters.is_empty() {
         return Err(err(
             "gateway.clusters".into(),
