@@ -103,6 +103,42 @@ fn each_class_of_bad_config_names_its_key_path() {
             "relative prefix",
             variant("path_prefix: /", "path_prefix: v1"),
         ),
+        (
+            "zero weight",
+            variant("127.0.0.1:3001\"", "127.0.0.1:3001\", weight: 0"),
+        ),
+        (
+            "weight beyond the bound",
+            variant("127.0.0.1:3001\"", "127.0.0.1:3001\", weight: 1000000000"),
+        ),
+        (
+            "error page content type that is no header value",
+            variant(
+                "cluster: api }",
+                "cluster: api, error_page: { file: e.html, content_type: \"text/html\\n\" } }",
+            ),
+        ),
+        (
+            "query value that breaks the URI",
+            variant(
+                "cluster: api }",
+                "cluster: api, query: { set: { v: \"a b\" } } }",
+            ),
+        ),
+        (
+            "query name with a separator",
+            variant(
+                "cluster: api }",
+                "cluster: api, query: { set: { \"a&b\": \"1\" } } }",
+            ),
+        ),
+        (
+            "replacement prefix that breaks the URI",
+            variant(
+                "path_prefix: / }",
+                "path_prefix: / }, rewrite: { replace_prefix: \"/a b\" }",
+            ),
+        ),
         ("yaml syntax", variant("routes:", "routes: [")),
         (
             "missing section",
