@@ -211,14 +211,14 @@ impl ProxyHttp for GatewayProxy {
         }
         if choice.backup && !ctx.counted_failover {
             ctx.counted_failover = true;
-            cluster.failover_total.inc();
+            cluster.metrics().failover.inc();
         }
         if ctx.reconnecting {
             ctx.reconnecting = false;
         } else {
             ctx.attempts += 1;
             if ctx.attempts > 1 {
-                cluster.retries_total.inc();
+                cluster.metrics().retries.inc();
             }
         }
         ctx.status_retry = false;
@@ -290,9 +290,9 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
             let counter = if reused {
-                &cluster.connections_reused
+                &cluster.metrics().connections_reused
             } else {
-                &cluster.connections_new
+                &cluster.metrics().connections_new
             };
             counter.inc();
             cluster.endpoint(r).passive.on_connect_success();
@@ -318,7 +318,7 @@ impl ProxyHttp for GatewayProxy {
             && cluster.has_candidate(&ctx.tried)
         {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.retryable_status.inc();
+                cluster.endpoint(r).attempts().retryable_status.inc();
             }
             ctx.status_retry = true;
             let mut e = Error::explain(ErrorType::HTTPStatus(status), "retryable upstream status");
@@ -395,7 +395,7 @@ impl ProxyHttp for GatewayProxy {
         }
         if !ctx.status_retry {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.error.inc();
+                cluster.endpoint(r).attempts().error.inc();
             }
         }
         let policy = &cluster.retry;
@@ -440,7 +440,7 @@ impl ProxyHttp for GatewayProxy {
         let route = ctx.route_and_cluster().map(|(r, _)| r);
         if e.is_none() {
             if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
-                cluster.endpoint(r).attempts.success.inc();
+                cluster.endpoint(r).attempts().success.inc();
             }
         }
         match route {

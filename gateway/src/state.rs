@@ -30,6 +30,7 @@ impl GatewayState {
     /// Compiles the first generation.
     pub fn new(loaded: LoadedConfig) -> Result<Self, ConfigError> {
         let generation = Generation::build(loaded.clone(), None, 1)?;
+        generation.activate();
         Ok(GatewayState {
             current: ArcSwap::from_pointee(generation),
             startup: loaded,
@@ -59,6 +60,7 @@ impl GatewayState {
                     needs_restart: restart_only_changes(&self.startup, &new.loaded),
                 };
                 let new = Arc::new(new);
+                new.activate();
                 self.current.store(new.clone());
                 forget_removed_endpoints(&old, &new);
                 METRICS.config_reloads.with_label_values(&["success"]).inc();

@@ -210,6 +210,11 @@ pub struct StickyConfig {
     /// Cookie lifetime; a session cookie when absent.
     #[serde(default)]
     pub max_age: Option<HumanDuration>,
+    /// Key of the cookie's endpoint ids (`${ENV}` works). Without it a
+    /// random key per process is used: pins then end at a restart and do
+    /// not carry across instances.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// Kind of active health check.
