@@ -13,7 +13,7 @@ mod tls;
 pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
 pub use health::{ActiveCheck, HealthService};
 pub use pool::Pool;
-pub use retry::RetryPolicy;
+pub use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
 pub use sticky::{find_cookie, Sticky};
 pub use tls::load_files as load_tls_files;
 
@@ -183,8 +183,10 @@ impl Cluster {
     }
 
     /// Chooses an endpoint not in `tried`: the `pinned` sticky endpoint if it
-    /// is available, else by the balancer from the primary pool, else from
-    /// the backup pool.
+    /// is available (a backup one only while no primary is), else by the
+    /// balancer from the primary pool, else from the backup pool. A client
+    /// pinned to a backup endpoint thus moves back, and is re-pinned, once a
+    /// primary recovers.
     pub fn choose(
         &self,
         key: &[u8],
@@ -193,10 +195,14 @@ impl Cluster {
     ) -> Option<EndpointRef> {
         if let Some(id) = pinned.filter(|_| self.sticky.is_some()) {
             for (backup, pool) in self.pools() {
-                if let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) {
-                    if pool.is_available(index) && !tried.contains(&pool.endpoints[index].addr) {
-                        return Some(EndpointRef { backup, index });
-                    }
+                let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) else {
+                    continue;
+                };
+                let usable = pool.is_available(index)
+                    && !tried.contains(&pool.endpoints[index].addr)
+                    && !(backup && pool_has_candidate(&self.primary, tried));
+                if usable {
+                    return Some(EndpointRef { backup, index });
                 }
             }
         }
@@ -208,10 +214,8 @@ impl Cluster {
 
     /// Whether an endpoint outside `tried` is available for a retry.
     pub fn has_candidate(&self, tried: &[SocketAddr]) -> bool {
-        self.pools().any(|(_, pool)| {
-            (0..pool.endpoints.len())
-                .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
-        })
+        self.pools()
+            .any(|(_, pool)| pool_has_candidate(pool, tried))
     }
 
     /// Whether any endpoint, primary or backup, can take traffic.
@@ -268,6 +272,12 @@ impl Cluster {
             .store(now_ms().saturating_add(millis(interval)), Relaxed);
         self.schedule.running.store(false, Relaxed);
     }
+}
+
+/// Whether `pool` has an available endpoint outside `tried`.
+fn pool_has_candidate(pool: &Pool, tried: &[SocketAddr]) -> bool {
+    (0..pool.endpoints.len())
+        .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
 }
 
 /// A duration in whole milliseconds, saturating (config durations can be
