@@ -38,6 +38,12 @@ impl GatewayState {
         })
     }
 
+    /// The config the process started with (listeners, admin and server
+    /// settings keep its values until a restart).
+    pub fn startup(&self) -> &LoadedConfig {
+        &self.startup
+    }
+
     /// The generation serving now.
     pub fn current(&self) -> Arc<Generation> {
         self.current.load_full()

@@ -75,11 +75,42 @@ pub struct ListenerConfig {
 }
 
 /// The admin listener.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address to bind.
     pub address: Address,
+    /// Bearer token required by every admin endpoint except `/healthz` and
+    /// `/ready` (`${ENV}` works). Required when `address` is not loopback.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `Host` values accepted by state-changing requests (`POST`); the
+    /// admin address itself and `localhost:PORT` when absent.
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// Shown instead of a secret in debug output.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StickyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StickyConfig")
+            .field("cookie", &self.cookie)
+            .field("max_age", &self.max_age)
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .finish()
+    }
 }
 
 /// A named group of endpoints with its balancing, health and retry policy.
@@ -202,7 +233,7 @@ pub enum Balance {
 }
 
 /// Cookie-based session affinity.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StickyConfig {
     /// Cookie name.

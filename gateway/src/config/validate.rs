@@ -31,6 +31,9 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     }
     let gw = &config.gateway;
     validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
+    if let Some(admin) = &gw.admin {
+        validate_admin(admin).map_err(|(p, m)| err(p, m))?;
+    }
     if gw.clusters.is_empty() {
         return Err(err(
             "gateway.clusters".into(),
@@ -69,6 +72,41 @@ fn validate_listeners(gw: &GatewayConfig) -> Result<(), Problem> {
             return Err((
                 path,
                 format!("`{addr}` is already used by {first}; each listener needs its own address"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_admin(admin: &AdminConfig) -> Result<(), Problem> {
+    match admin.token.as_deref() {
+        Some(token) if token.len() < 16 || token.contains(|c: char| c.is_whitespace() || c.is_control()) => {
+            return Err((
+                "gateway.admin.token".into(),
+                "expected at least 16 characters without spaces (e.g. `${GATEWAY_ADMIN_TOKEN}`)".into(),
+            ))
+        }
+        None if !admin.address.0.ip().is_loopback() => {
+            return Err((
+                "gateway.admin.token".into(),
+                format!(
+                    "the admin address `{}` is not loopback, so a token is required (e.g. `token: ${{GATEWAY_ADMIN_TOKEN}}`)",
+                    admin.address
+                ),
+            ))
+        }
+        _ => {}
+    }
+    for (i, host) in admin.allowed_hosts.iter().flatten().enumerate() {
+        if host.is_empty()
+            || HeaderValue::from_str(host).is_err()
+            || host.contains(char::is_whitespace)
+        {
+            return Err((
+                format!("gateway.admin.allowed_hosts[{i}]"),
+                format!(
+                    "`{host}` is not a host; expected `admin.example.com:9090` or `10.0.0.5:9090`"
+                ),
             ));
         }
     }
