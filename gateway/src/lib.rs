@@ -13,6 +13,7 @@ pub mod proxy;
 pub mod reload;
 pub mod rewrite;
 pub mod routing;
+pub mod runtime_dir;
 pub mod server;
 pub mod state;
 pub mod upstream;

@@ -210,3 +210,14 @@ fn check_flag_exits_0_for_good_and_1_for_bad_configs_with_the_message() {
         "the embedded default config is valid"
     );
 }
+
+#[test]
+fn pid_file_and_upgrade_socket_default_to_a_private_directory_not_shared_tmp() {
+    let cfg = parse(GOOD, "good.yaml", &env).unwrap();
+    let private = gateway::runtime_dir::default_dir();
+    for path in [&cfg.pid_file, &cfg.upgrade_sock] {
+        let parent = std::path::Path::new(path).parent().unwrap();
+        assert_eq!(parent, private, "{path}");
+        assert_ne!(parent, std::env::temp_dir(), "{path}");
+    }
+}

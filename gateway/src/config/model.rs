@@ -26,10 +26,11 @@ pub struct Config {
     /// Idle upstream connections kept for reuse.
     #[serde(default = "default_keepalive_pool")]
     pub upstream_keepalive_pool_size: usize,
-    /// Where the pid file goes.
+    /// Where the pid file goes (see `crate::runtime_dir` for the default).
     #[serde(default = "default_pid_file")]
     pub pid_file: String,
-    /// Unix socket used to hand listeners to a new process on upgrade.
+    /// Unix socket used to hand listeners to a new process on upgrade (see
+    /// `crate::runtime_dir` for the default).
     #[serde(default = "default_upgrade_sock")]
     pub upgrade_sock: String,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGQUIT.
@@ -483,10 +484,16 @@ fn default_keepalive_pool() -> usize {
     128
 }
 fn default_pid_file() -> String {
-    "/tmp/gateway.pid".into()
+    crate::runtime_dir::default_dir()
+        .join("gateway.pid")
+        .display()
+        .to_string()
 }
 fn default_upgrade_sock() -> String {
-    "/tmp/gateway_upgrade.sock".into()
+    crate::runtime_dir::default_dir()
+        .join("upgrade.sock")
+        .display()
+        .to_string()
 }
 fn default_grace_period() -> u64 {
     5
