@@ -100,6 +100,15 @@ impl Generation {
         })
     }
 
+    /// Publishes the generation's cluster metrics and health gauges. Building
+    /// has no side effects; this runs only once the whole generation built
+    /// and is about to be swapped in.
+    pub fn activate(&self) {
+        for cluster in self.clusters.values() {
+            cluster.activate();
+        }
+    }
+
     /// Whether at least one route has an endpoint that can take traffic.
     pub fn ready(&self) -> bool {
         self.routes.iter().any(|r| r.cluster.any_available())

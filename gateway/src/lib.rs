@@ -18,6 +18,7 @@ pub mod reload;
 pub mod request_id;
 pub mod rewrite;
 pub mod routing;
+pub mod runtime_dir;
 pub mod server;
 pub mod state;
 pub mod upstream;

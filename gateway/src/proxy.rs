@@ -8,7 +8,7 @@ use crate::metrics::StatusCounters;
 use crate::normalize::normalize_path;
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::GatewayState;
-use crate::upstream::{find_cookie, Cluster, EndpointRef};
+use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
 use async_trait::async_trait;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use http::HeaderValue;
@@ -16,13 +16,15 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType, Result, RetryType};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+/// Status recorded for a request whose client left before any response.
+const CLIENT_CLOSED: u16 = 499;
 
 /// `gateway_requests_total` handles for requests that matched no route.
 static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
@@ -133,6 +135,12 @@ fn error_status(e: &Error) -> u16 {
     }
 }
 
+/// Whether the request can be sent again: idempotent, with its whole body
+/// still in the retry buffer.
+fn replayable(session: &Session) -> bool {
+    session.req_header().method.is_idempotent() && !session.as_ref().retry_buffer_truncated()
+}
+
 fn hash_key<'a>(cluster: &Cluster, session: &'a Session, ip_buf: &'a mut [u8; 16]) -> &'a [u8] {
     use crate::config::HashKey;
     let req = session.req_header();
@@ -238,38 +246,50 @@ impl ProxyHttp for GatewayProxy {
             return Error::e_explain(ErrorType::InternalError, "no route selected");
         };
         let cluster = cluster.clone();
-        let pinned = match (&cluster.sticky, ctx.attempts) {
-            (Some(sticky), 0) => find_cookie(
-                session.req_header().headers.get_all(COOKIE).iter(),
-                &sticky.cookie,
-            ),
-            _ => None,
-        };
-        let mut ip_buf = [0u8; 16];
-        let key = hash_key(&cluster, session, &mut ip_buf);
-        let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
-            let status = if ctx.tried.is_empty() { 503 } else { 502 };
-            return Error::e_explain(
-                ErrorType::HTTPStatus(status),
-                format!("cluster {}: no available endpoint", cluster.name),
-            );
+        // A fresh connection replacing a stale pooled one goes to the same
+        // endpoint (and keeps the client's pin) while it is available.
+        let reconnect_to = ctx
+            .endpoint
+            .filter(|r| ctx.reconnecting && cluster.pool(r.backup).is_available(r.index));
+        let choice = match reconnect_to {
+            Some(r) => r,
+            None => {
+                let pinned = match (&cluster.sticky, ctx.attempts) {
+                    (Some(sticky), 0) => find_cookie(
+                        session.req_header().headers.get_all(COOKIE).iter(),
+                        &sticky.cookie,
+                    ),
+                    _ => None,
+                };
+                let mut ip_buf = [0u8; 16];
+                let key = hash_key(&cluster, session, &mut ip_buf);
+                let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
+                    let status = if ctx.tried.is_empty() { 503 } else { 502 };
+                    return Error::e_explain(
+                        ErrorType::HTTPStatus(status),
+                        format!("cluster {}: no available endpoint", cluster.name),
+                    );
+                };
+                if let Some(sticky) = &cluster.sticky {
+                    let id = cluster.endpoint(choice).sticky_id.as_str();
+                    if pinned != Some(id) {
+                        ctx.pin_cookie = sticky.set_cookie(id);
+                    }
+                }
+                choice
+            }
         };
         let endpoint = cluster.endpoint(choice);
-        if let Some(sticky) = &cluster.sticky {
-            if pinned != Some(endpoint.sticky_id.as_str()) {
-                ctx.pin_cookie = sticky.set_cookie(&endpoint.sticky_id);
-            }
-        }
         if choice.backup && !ctx.counted_failover {
             ctx.counted_failover = true;
-            cluster.failover_total.inc();
+            cluster.metrics().failover.inc();
         }
         if ctx.reconnecting {
             ctx.reconnecting = false;
         } else {
             ctx.attempts += 1;
             if ctx.attempts > 1 {
-                cluster.retries_total.inc();
+                cluster.metrics().retries.inc();
             }
         }
         ctx.status_retry = false;
@@ -335,9 +355,9 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
             let counter = if reused {
-                &cluster.connections_reused
+                &cluster.metrics().connections_reused
             } else {
-                &cluster.connections_new
+                &cluster.metrics().connections_new
             };
             counter.inc();
             cluster.endpoint(r).passive.on_connect_success();
@@ -355,15 +375,19 @@ impl ProxyHttp for GatewayProxy {
         let Some((_, cluster)) = ctx.route_and_cluster() else {
             return Ok(());
         };
-        let retry = &cluster.retry;
-        if retry.retries_status(status)
-            && session.req_header().method.is_idempotent()
-            && !session.as_ref().retry_buffer_truncated()
-            && retry.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried)
-        {
+        if !cluster.retry.retries_status(status) {
+            return Ok(());
+        }
+        let input = RetryInput {
+            failure: Failure::Status(status),
+            replayable: replayable(session),
+            response_started: session.response_written().is_some(),
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        if cluster.retry.decide(&input) == RetryDecision::Retry {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.retryable_status.inc();
+                cluster.endpoint(r).attempts().retryable_status.inc();
             }
             ctx.status_retry = true;
             let mut e = Error::explain(ErrorType::HTTPStatus(status), "retryable upstream status");
@@ -393,7 +417,7 @@ impl ProxyHttp for GatewayProxy {
 
     fn fail_to_connect(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         _peer: &HttpPeer,
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
@@ -404,10 +428,14 @@ impl ProxyHttp for GatewayProxy {
         if let Some(r) = ctx.endpoint {
             cluster.on_connect_failure(r);
         }
-        let retry = cluster.retry.on_connect_failure
-            && cluster.retry.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried);
-        e.set_retry(retry);
+        let input = RetryInput {
+            failure: Failure::Connect,
+            replayable: replayable(session),
+            response_started: false,
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        e.set_retry(cluster.retry.decide(&input) == RetryDecision::Retry);
         e
     }
 
@@ -420,44 +448,33 @@ impl ProxyHttp for GatewayProxy {
         client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        let idempotent = session.req_header().method.is_idempotent()
-            && !session.as_ref().retry_buffer_truncated();
         let Some((_, cluster)) = ctx.route_and_cluster() else {
             e.set_retry(false);
             return e;
         };
-        // Once the client has a response header, another attempt would
-        // send it a second one: the error must reach the client instead.
-        let nothing_sent = session.response_written().is_none();
-        // A pooled connection the upstream had already closed (Pingora marks
-        // such errors `ReusedOnly`): reconnecting is transparent, neither an
-        // upstream failure nor a retry, and may use the same endpoint.
-        if nothing_sent && idempotent && client_reused && matches!(e.retry, RetryType::ReusedOnly) {
-            e.set_retry(true);
-            ctx.tried.pop();
-            ctx.reconnecting = true;
-            return e;
-        }
-        if !ctx.status_retry {
+        let failure = match (ctx.status_retry, e.etype()) {
+            (true, ErrorType::HTTPStatus(code)) => Failure::Status(*code),
+            _ => Failure::of(&e, client_reused),
+        };
+        let input = RetryInput {
+            failure,
+            replayable: replayable(session),
+            response_started: session.response_written().is_some(),
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        let decision = cluster.retry.decide(&input);
+        if failure.blames_endpoint() {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.error.inc();
+                cluster.endpoint(r).attempts().error.inc();
             }
         }
-        let policy = &cluster.retry;
-        let wanted = ctx.status_retry
-            || match e.etype() {
-                ErrorType::ReadTimedout | ErrorType::WriteTimedout => policy.on_timeout,
-                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
-                    policy.on_reset
-                }
-                _ => false,
-            };
-        let retry = nothing_sent
-            && idempotent
-            && wanted
-            && policy.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried);
-        e.set_retry(retry);
+        if decision == RetryDecision::Reconnect {
+            // Transparent: neither an upstream failure nor a retry.
+            ctx.tried.pop();
+            ctx.reconnecting = true;
+        }
+        e.set_retry(decision != RetryDecision::GiveUp);
         e
     }
 
@@ -493,12 +510,17 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let status = match (session.response_written(), e) {
+            (Some(r), _) => r.status.as_u16(),
+            // The client went away before any response: 499, as in nginx.
+            (None, Some(e)) if *e.esource() == ErrorSource::Downstream => CLIENT_CLOSED,
+            (None, _) => 0,
+        };
         let elapsed = ctx.started.elapsed();
         let route = ctx.route_and_cluster().map(|(r, _)| r);
         if e.is_none() {
             if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
-                cluster.endpoint(r).attempts.success.inc();
+                cluster.endpoint(r).attempts().success.inc();
             }
         }
         match route {

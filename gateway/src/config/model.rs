@@ -26,10 +26,11 @@ pub struct Config {
     /// Idle upstream connections kept for reuse.
     #[serde(default = "default_keepalive_pool")]
     pub upstream_keepalive_pool_size: usize,
-    /// Where the pid file goes.
+    /// Where the pid file goes (see `crate::runtime_dir` for the default).
     #[serde(default = "default_pid_file")]
     pub pid_file: String,
-    /// Unix socket used to hand listeners to a new process on upgrade.
+    /// Unix socket used to hand listeners to a new process on upgrade (see
+    /// `crate::runtime_dir` for the default).
     #[serde(default = "default_upgrade_sock")]
     pub upgrade_sock: String,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGQUIT.
@@ -138,11 +139,42 @@ pub struct ListenerConfig {
 }
 
 /// The admin listener.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address to bind.
     pub address: Address,
+    /// Bearer token required by every admin endpoint except `/healthz` and
+    /// `/ready` (`${ENV}` works). Required when `address` is not loopback.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `Host` values accepted by state-changing requests (`POST`); the
+    /// admin address itself and `localhost:PORT` when absent.
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// Shown instead of a secret in debug output.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StickyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StickyConfig")
+            .field("cookie", &self.cookie)
+            .field("max_age", &self.max_age)
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .finish()
+    }
 }
 
 /// A named group of endpoints with its balancing, health and retry policy.
@@ -265,7 +297,7 @@ pub enum Balance {
 }
 
 /// Cookie-based session affinity.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StickyConfig {
     /// Cookie name.
@@ -273,6 +305,11 @@ pub struct StickyConfig {
     /// Cookie lifetime; a session cookie when absent.
     #[serde(default)]
     pub max_age: Option<HumanDuration>,
+    /// Key of the cookie's endpoint ids (`${ENV}` works). Without it a
+    /// random key per process is used: pins then end at a restart and do
+    /// not carry across instances.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// Kind of active health check.
@@ -522,10 +559,16 @@ fn default_keepalive_pool() -> usize {
     128
 }
 fn default_pid_file() -> String {
-    "/tmp/gateway.pid".into()
+    crate::runtime_dir::default_dir()
+        .join("gateway.pid")
+        .display()
+        .to_string()
 }
 fn default_upgrade_sock() -> String {
-    "/tmp/gateway_upgrade.sock".into()
+    crate::runtime_dir::default_dir()
+        .join("upgrade.sock")
+        .display()
+        .to_string()
 }
 fn default_grace_period() -> u64 {
     5
