@@ -5,9 +5,12 @@ mod expect;
 mod load;
 mod model;
 mod runner;
+mod selector;
 mod snapshot;
+mod steps;
 
 pub use load::{load, scenario_path, ScenarioError};
 pub use model::*;
-pub use runner::{run, Report};
+pub use runner::{run, Report, Runner};
 pub use snapshot::normalise;
+pub use steps::StepKind;
