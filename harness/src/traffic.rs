@@ -148,13 +148,24 @@ pub struct Record {
     pub failure: Option<Failure>,
     /// The failure's message, with its causes.
     pub error: Option<String>,
-    /// Body bytes received.
-    pub body: String,
+    /// Body bytes received, exactly (also when the body broke off).
+    pub body: Vec<u8>,
     /// Time to the complete response or failure.
     pub latency: Duration,
 }
 
 impl Record {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the head arrived but the body broke off: the client saw an
+    /// incomplete message.
+    pub fn incomplete(&self) -> bool {
+        self.broken_status.is_some()
+    }
+
     /// A response header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -204,6 +215,11 @@ impl Summary {
             }
         }
         m
+    }
+
+    /// Responses whose head arrived but whose body broke off.
+    pub fn incomplete(&self) -> usize {
+        self.records.iter().filter(|r| r.incomplete()).count()
     }
 
     /// Requests that did not get a complete 2xx response.
@@ -266,7 +282,7 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         headers: Vec::new(),
         failure: None,
         error: None,
-        body: String::new(),
+        body: Vec::new(),
         latency: Duration::ZERO,
     };
     match req.send().await {
@@ -282,18 +298,19 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect();
-            match resp.text().await {
-                Ok(body) => {
-                    record.status = Some(status);
-                    record.body = body;
-                }
+            match read_body(resp, &mut record.body).await {
+                Ok(()) => record.status = Some(status),
                 Err(e) => {
+                    // hyper reports a message that ended before its framing
+                    // said (Content-Length, last chunk, END_STREAM) as an
+                    // error: the client saw an incomplete response.
                     record.broken_status = Some(status);
                     record.failure = Some(if e.is_timeout() {
                         Failure::Timeout
                     } else {
                         Failure::Body
                     });
+                    record.error = Some(error_chain(&e));
                 }
             }
         }
@@ -304,6 +321,15 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
     }
     record.latency = started.elapsed();
     record
+}
+
+/// Reads the body into `out` chunk by chunk, so the bytes received before
+/// an error are kept.
+async fn read_body(mut resp: reqwest::Response, out: &mut Vec<u8>) -> Result<(), reqwest::Error> {
+    while let Some(chunk) = resp.chunk().await? {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(())
 }
 
 /// Sends `spec.requests` requests, `spec.concurrency` at a time.

@@ -45,6 +45,7 @@ macro_rules! scenarios {
 scenarios! {
     backup_pool => "backup-pool",
     body_mismatch => "body-mismatch",
+    body_mismatch_chunked => "body-mismatch-chunked",
     failover => "failover",
     flapping => "flapping",
     graceful_sigterm => "graceful-sigterm",

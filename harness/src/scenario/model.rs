@@ -53,6 +53,8 @@ pub enum BehaviourKind {
     Reset,
     /// Content-Length larger than the body, then close.
     BodyMismatch,
+    /// Chunked body that breaks off: no terminating chunk, then close.
+    ChunkedTruncated,
     /// HTTP/2 prior knowledge only.
     H2c,
     /// TLS requiring a client certificate from the test CA.
@@ -82,6 +84,9 @@ pub struct UpstreamSpec {
     /// Content-Length announced by body_mismatch / stall_body.
     #[serde(default)]
     pub declared_length: Option<usize>,
+    /// How many chunks a chunked_truncated body is sent as (default 1).
+    #[serde(default)]
+    pub chunks: Option<usize>,
     /// Cache-Control of a cacheable upstream.
     #[serde(default)]
     pub cache_control: Option<String>,
@@ -318,6 +323,15 @@ pub struct Expect {
     /// Every complete 2xx response has these headers with these values.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Responses whose head arrived but whose body broke off (the client
+    /// saw an incomplete message), exactly.
+    #[serde(default)]
+    pub incomplete: Option<usize>,
+    /// Every response that came from a mock (carries `x-upstream`),
+    /// complete or not, has a body that is a prefix of that mock's
+    /// configured body: nothing the gateway added, nothing else.
+    #[serde(default)]
+    pub body_prefix_only: bool,
 }
 
 /// Changes to a mock upstream.

@@ -11,8 +11,8 @@ use crate::gateway::{GatewayProcess, Template};
 use crate::metrics;
 use crate::traffic::{Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
-    Behaviour, BodyMismatch, Cacheable, Echo, Fixed, Flapper, H2cOnly, MockUpstream, Mtls, Reset,
-    Slow, StallBody,
+    Behaviour, BodyMismatch, Cacheable, ChunkedTruncated, Echo, Fixed, Flapper, H2cOnly,
+    MockUpstream, Mtls, Reset, Slow, StallBody,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -100,6 +100,27 @@ pub async fn run(path: &Path) -> Result<Report, String> {
     Ok(report)
 }
 
+/// The body a mock of this spec sends, for kinds with one fixed body.
+pub(super) fn fixed_body(name: &str, spec: &UpstreamSpec) -> Option<Vec<u8>> {
+    match spec.behaviour {
+        BehaviourKind::Fixed
+        | BehaviourKind::Slow
+        | BehaviourKind::BodyMismatch
+        | BehaviourKind::ChunkedTruncated
+        | BehaviourKind::H2c
+        | BehaviourKind::Mtls => Some(
+            spec.body
+                .clone()
+                .unwrap_or_else(|| name.to_string())
+                .into_bytes(),
+        ),
+        BehaviourKind::Echo
+        | BehaviourKind::StallBody
+        | BehaviourKind::Reset
+        | BehaviourKind::Cacheable => None,
+    }
+}
+
 /// The mock behaviour a spec describes.
 pub(super) fn build_behaviour(
     name: &str,
@@ -139,6 +160,10 @@ pub(super) fn build_behaviour(
                 body,
             })
         }
+        BehaviourKind::ChunkedTruncated => Arc::new(ChunkedTruncated {
+            body: spec.body.clone().unwrap_or_else(|| name.to_string()),
+            chunks: spec.chunks.unwrap_or(1),
+        }),
         BehaviourKind::H2c => Arc::new(H2cOnly { inner: fixed() }),
         BehaviourKind::Cacheable => Arc::new(Cacheable::new(
             spec.cache_control.as_deref().unwrap_or("max-age=60"),
@@ -160,6 +185,8 @@ pub struct Runner {
     pub(super) mocks: BTreeMap<String, Arc<MockUpstream>>,
     /// The gateway process serving now.
     pub(super) gateway: GatewayProcess,
+    /// The body each mock sends now, where it has one fixed body.
+    pub(super) bodies: BTreeMap<String, Option<Vec<u8>>>,
     /// Background load by name.
     pub(super) backgrounds: BTreeMap<String, Background>,
     /// Running flap schedules by mock name.
@@ -173,6 +200,7 @@ pub struct Runner {
 impl Runner {
     async fn start(scenario: &Scenario, seed: u64) -> Result<Self, String> {
         let mut mocks = BTreeMap::new();
+        let mut bodies = BTreeMap::new();
         let root = workspace_root();
         let text = std::fs::read_to_string(root.join(&scenario.gateway.config))
             .map_err(|e| format!("{}: {e}", scenario.gateway.config))?;
@@ -193,6 +221,7 @@ impl Runner {
             }
             template = template.upstream(name, mock.addr());
             mocks.insert(name.clone(), Arc::new(mock));
+            bodies.insert(name.clone(), fixed_body(name, spec));
         }
         let binary = gateway_binary()?;
         let gateway = start_gateway(&binary, &template).await?;
@@ -202,6 +231,7 @@ impl Runner {
             _certs_dir: certs_dir,
             seed,
             mocks,
+            bodies,
             gateway,
             backgrounds: BTreeMap::new(),
             flappers: BTreeMap::new(),
@@ -292,7 +322,7 @@ impl Runner {
             .iter()
             .map(|(n, h)| (n.clone(), h - before.get(n).copied().unwrap_or(0)))
             .collect();
-        let found = problems(expect, summary, &deltas);
+        let found = problems(expect, summary, &deltas, &self.bodies);
         if found.is_empty() {
             Ok(summary.describe())
         } else {

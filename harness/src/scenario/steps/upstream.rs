@@ -3,7 +3,7 @@
 
 use super::{Problem, StepKind};
 use crate::scenario::model::{Scenario, UpState, UpstreamStep};
-use crate::scenario::runner::{build_behaviour, Runner};
+use crate::scenario::runner::{build_behaviour, fixed_body, Runner};
 use crate::upstream::{FlapSchedule, Flapper};
 use async_trait::async_trait;
 
@@ -45,6 +45,9 @@ impl StepKind for UpstreamStep {
             .clone();
         if let Some(spec) = &self.behaviour {
             mock.set_behaviour_shared(build_behaviour(&self.name, spec, &runner.certs)?);
+            runner
+                .bodies
+                .insert(self.name.clone(), fixed_body(&self.name, spec));
         }
         if let Some(status) = self.health_status {
             mock.set_health_status(status);
