@@ -146,6 +146,10 @@ pub struct Record {
     pub headers: Vec<(String, String)>,
     /// The failure, when there was no complete response.
     pub failure: Option<Failure>,
+    /// Whether a connection (and TLS session) was established, so the
+    /// server saw the request; false for refused connections and failed
+    /// handshakes.
+    pub connected: bool,
     /// The failure's message, with its causes.
     pub error: Option<String>,
     /// Body bytes received, exactly (also when the body broke off).
@@ -217,6 +221,12 @@ impl Summary {
         m
     }
 
+    /// Requests sent over an established connection: those the server
+    /// saw, answered or not (timed out and aborted ones included).
+    pub fn reached_server(&self) -> usize {
+        self.records.iter().filter(|r| r.connected).count()
+    }
+
     /// Responses whose head arrived but whose body broke off.
     pub fn incomplete(&self) -> usize {
         self.records.iter().filter(|r| r.incomplete()).count()
@@ -281,6 +291,7 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         upstream: None,
         headers: Vec::new(),
         failure: None,
+        connected: true,
         error: None,
         body: Vec::new(),
         latency: Duration::ZERO,
@@ -315,6 +326,7 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
             }
         }
         Err(e) => {
+            record.connected = !e.is_connect();
             record.failure = Some(Failure::classify(&e));
             record.error = Some(error_chain(&e));
         }

@@ -4,7 +4,7 @@
 use super::passive::PassiveState;
 use super::tls;
 use crate::config::{ClusterConfig, EndpointConfig, UpstreamProtocol};
-use crate::metrics::{outcome, METRICS};
+use crate::metrics::{self, outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::{IntCounter, IntGauge};
 use std::net::SocketAddr;
@@ -60,6 +60,9 @@ impl Endpoint {
             .upstream_healthy
             .with_label_values(&[cluster_name, label.as_str()]);
         healthy_gauge.set(1);
+        if cluster.health_check.is_some() {
+            metrics::register_health_transitions(cluster_name, &label);
+        }
         Endpoint {
             addr,
             sticky_id: sticky_id(cluster_name, &addr),

@@ -169,6 +169,7 @@ mod tests {
             upstream: Some("liar".into()),
             headers: Vec::new(),
             failure: Some(Failure::Body),
+            connected: true,
             error: None,
             body: body.as_bytes().to_vec(),
             latency: Duration::ZERO,

@@ -2,6 +2,7 @@
 //! in-process mock upstreams, checked by counts and a metrics snapshot.
 
 mod expect;
+mod ledger;
 mod load;
 mod model;
 mod runner;

@@ -2,22 +2,28 @@
 //! [`Runner`] holds what steps act on; each step kind lives in `steps/`.
 
 use super::expect::problems;
+use super::ledger::RequestLedger;
 use super::load::load;
 use super::model::*;
 use super::selector::parse_selector;
 use crate::binary::{gateway_binary, workspace_root};
 use crate::certs::TestCerts;
 use crate::gateway::{GatewayProcess, Template};
-use crate::metrics;
 use crate::traffic::{Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
     Behaviour, BodyMismatch, Cacheable, ChunkedTruncated, Echo, Fixed, Flapper, H2cOnly,
     MockUpstream, Mtls, Reset, Slow, StallBody,
 };
-use std::collections::BTreeMap;
+use crate::{metrics, wait};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long the gateway gets to count the requests sent to it before a
+/// snapshot or metric assertion reads its metrics.
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -193,6 +199,10 @@ pub struct Runner {
     pub(super) flappers: BTreeMap<String, Flapper>,
     /// Requests sent by traffic steps and joined background load.
     requests: usize,
+    /// Requests the current gateway process must have counted.
+    ledger: RequestLedger,
+    /// Background load that was running when the gateway was replaced.
+    straddling: BTreeSet<String>,
     /// Snapshots taken: (name, normalised text).
     pub(super) snapshots: Vec<(String, String)>,
 }
@@ -236,18 +246,33 @@ impl Runner {
             backgrounds: BTreeMap::new(),
             flappers: BTreeMap::new(),
             requests: 0,
+            ledger: RequestLedger::default(),
+            straddling: BTreeSet::new(),
             snapshots: Vec::new(),
         })
     }
 
-    /// Counts what a traffic step or joined background load sent.
+    /// Counts what a traffic step sent.
     pub(super) fn record_sent(&mut self, summary: &Summary) {
         self.requests += summary.sent();
+        self.ledger.add(summary.reached_server());
+    }
+
+    /// Counts what background load `name` sent, once joined.
+    pub(super) fn record_joined(&mut self, name: &str, summary: &Summary) {
+        self.requests += summary.sent();
+        if self.straddling.remove(name) {
+            self.ledger.add_uncertain(summary.reached_server());
+        } else {
+            self.ledger.add(summary.reached_server());
+        }
     }
 
     /// Makes `next` the gateway under test (after an upgrade) and returns
-    /// the previous process.
+    /// the previous process. The successor counts requests from zero.
     pub(super) fn replace_gateway(&mut self, next: GatewayProcess) -> GatewayProcess {
+        self.ledger.restart();
+        self.straddling.extend(self.backgrounds.keys().cloned());
         std::mem::replace(&mut self.gateway, next)
     }
 
@@ -330,21 +355,34 @@ impl Runner {
         }
     }
 
-    /// The metrics once two reads 50 ms apart agree (at most 2 s): the
-    /// gateway counts a request in its logging phase, just after the client
-    /// got the response, so a read right after a traffic step can be one
-    /// request short.
+    /// The metrics once the gateway has counted every request the driver
+    /// sent to this process (the sum of `gateway_requests_total`; see
+    /// [`RequestLedger`]), waiting at most [`SETTLE_WITHIN`].
     pub(super) async fn settled_metrics(&self) -> Result<String, String> {
-        let mut last = self.gateway.metrics().await;
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let now = self.gateway.metrics().await;
-            if now == last {
-                return Ok(now);
+        let load_running = !self.backgrounds.is_empty();
+        let last = AtomicU64::new(0);
+        let what = format!(
+            "the gateway to count the {} requests sent to it (sum of gateway_requests_total)",
+            self.ledger
+        );
+        let result = wait::until(&what, SETTLE_WITHIN, || async {
+            match self.gateway.try_metrics().await {
+                Ok(text) => {
+                    let counted =
+                        metrics::value(&text, "gateway_requests_total", &[]).unwrap_or(0.0) as u64;
+                    last.store(counted, Relaxed);
+                    self.ledger
+                        .settled(counted, load_running)
+                        .then_some(Ok(text))
+                }
+                Err(e) => Some(Err(format!("reading the gateway's metrics: {e}"))),
             }
-            last = now;
+        })
+        .await;
+        match result {
+            Ok(read) => read,
+            Err(e) => Err(format!("{e}; it counted {}", last.load(Relaxed))),
         }
-        Ok(last)
     }
 
     /// The value of a metric selector now (matching series summed).
@@ -359,7 +397,8 @@ impl Runner {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        Ok(metrics::value(text, &name, &labels).unwrap_or(0.0))
+        metrics::value(text, &name, &labels)
+            .ok_or_else(|| format!("no series matches `{selector}`"))
     }
 
     async fn finish(&mut self) -> Result<(), String> {

@@ -29,7 +29,7 @@ impl StepKind for JoinStep {
             .remove(&self.name)
             .ok_or_else(|| format!("no background traffic named `{}`", self.name))?;
         let summary = bg.join().await?;
-        runner.record_sent(&summary);
+        runner.record_joined(&self.name, &summary);
         // `check` refuses `upstream_hits` here, so no hit baseline is needed.
         runner.check(&self.expect, &summary, &BTreeMap::new())
     }

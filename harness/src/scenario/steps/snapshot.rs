@@ -1,10 +1,11 @@
 //! `snapshot`: normalised counters and gauges (and mock hit counts),
-//! compared with the stored snapshot by the test.
+//! compared with the stored snapshot by the test. Every family named must
+//! exist.
 
 use super::StepKind;
 use crate::scenario::model::SnapshotStep;
 use crate::scenario::runner::Runner;
-use crate::scenario::snapshot::normalise;
+use crate::scenario::snapshot::{missing_families, normalise};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -24,6 +25,13 @@ impl StepKind for SnapshotStep {
             BTreeMap::new()
         };
         let metrics = runner.settled_metrics().await?;
+        let missing = missing_families(&metrics, self.metrics.iter().chain(&self.nonzero));
+        if !missing.is_empty() {
+            return Err(format!(
+                "the gateway exports no series of {}",
+                missing.join(", ")
+            ));
+        }
         let text = normalise(&metrics, &self.metrics, &self.nonzero, &hits);
         let name = match &self.name {
             Some(suffix) => format!("{}-{suffix}", runner.name),

@@ -4,28 +4,29 @@
 use super::{bounds, holds, Problem, StepKind};
 use crate::scenario::model::{Scenario, WaitStep};
 use crate::scenario::runner::Runner;
+use crate::scenario::selector::parse_selector;
 use crate::wait;
 use async_trait::async_trait;
 
 impl WaitStep {
+    /// Polls until the metric exists and holds; a series that does not
+    /// exist yet is polled too, and reported as never appeared.
     async fn metric(&self, runner: &Runner, selector: &str) -> Result<String, String> {
         let (equals, at_least, at_most) = (self.equals, self.at_least, self.at_most);
         let what = format!("{selector} {}", bounds(equals, at_least, at_most));
         let result = wait::until(&what, self.within, || async {
             match runner.metric(selector).await {
-                Ok(v) if holds(v, equals, at_least, at_most) => Some(Ok(v)),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
+                Ok(v) if holds(v, equals, at_least, at_most) => Some(v),
+                _ => None,
             }
         })
         .await;
         match result {
-            Ok(Ok(v)) => Ok(format!("{selector} = {v}")),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(format!(
-                "{e}; now {}",
-                runner.metric(selector).await.unwrap_or(f64::NAN)
-            )),
+            Ok(v) => Ok(format!("{selector} = {v}")),
+            Err(e) => match runner.metric(selector).await {
+                Ok(v) => Err(format!("{e}; now {v}")),
+                Err(_) => Err(format!("{e}; `{selector}` never appeared")),
+            },
         }
     }
 
@@ -88,7 +89,12 @@ impl StepKind for WaitStep {
             self.background.is_some(),
         ];
         if conditions.iter().filter(|c| **c).count() == 1 {
-            Ok(())
+            match &self.metric {
+                Some(selector) => parse_selector(selector)
+                    .map(|_| ())
+                    .map_err(|e| ("metric".into(), e)),
+                None => Ok(()),
+            }
         } else {
             Err((
                 String::new(),
