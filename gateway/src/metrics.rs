@@ -2,7 +2,9 @@
 //! `prometheus::gather()` and Pingora's own Prometheus service read).
 //!
 //! Label handles that are known at config load (per route, cluster and
-//! endpoint) are resolved then, not per request.
+//! endpoint) are resolved then, not per request, which also makes their
+//! series exist (at 0) from the start: a scenario that asks for a series
+//! that does not exist fails instead of reading 0.
 
 use prometheus::IntCounter;
 use prometheus::{
@@ -43,6 +45,30 @@ pub mod outcome {
     pub const ERROR: &str = "error";
     /// The endpoint answered with a status the retry policy retries.
     pub const RETRYABLE_STATUS: &str = "retryable_status";
+}
+
+/// Results of `gateway_config_reloads_total`.
+const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
+
+/// States of `gateway_health_transitions_total`.
+const HEALTH_STATES: [&str; 2] = ["healthy", "unhealthy"];
+
+/// Registers (at 0) the label sets known as soon as the process starts, so
+/// every series exists before its first event.
+fn register_known_series(m: &Metrics) {
+    for result in RELOAD_RESULTS {
+        m.config_reloads.with_label_values(&[result]);
+    }
+}
+
+/// Registers (at 0) the health transition series of an actively checked
+/// endpoint, when its config is loaded.
+pub fn register_health_transitions(cluster: &str, endpoint: &str) {
+    for to in HEALTH_STATES {
+        METRICS
+            .health_transitions
+            .with_label_values(&[cluster, endpoint, to]);
+    }
 }
 
 fn build() -> Metrics {
@@ -134,7 +160,11 @@ impl StatusCounters {
 }
 
 /// The process-wide metrics.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(build);
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let m = build();
+    register_known_series(&m);
+    m
+});
 
 /// Renders every registered metric in the Prometheus text format.
 pub fn render() -> String {

@@ -23,6 +23,10 @@ use std::time::Instant;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+/// Scheduler turns given to an h2 connection to flush a stream's frames
+/// before the stream is reset.
+const H2_FLUSH_YIELDS: usize = 4;
+
 /// Status recorded for a request whose client left before any response.
 const CLIENT_CLOSED: u16 = 499;
 
@@ -489,6 +493,15 @@ impl ProxyHttp for GatewayProxy {
             // the body): a second body would corrupt it. End the message as
             // incomplete instead: HTTP/1.1 closes without the final chunk
             // or before Content-Length is met, HTTP/2 resets the stream.
+            if session.as_http2().is_some() {
+                // The h2 library drops a stream's queued frames when it is
+                // reset: give the connection task a few turns to flush the
+                // head and body already written (best effort; a client
+                // that gets only the reset still sees a failed exchange).
+                for _ in 0..H2_FLUSH_YIELDS {
+                    tokio::task::yield_now().await;
+                }
+            }
             session.downstream_session.shutdown().await;
             return FailToProxy {
                 error_code: sent,

@@ -302,6 +302,21 @@ impl GatewayProcess {
         }
     }
 
+    /// The `/metrics` text, or why it could not be read.
+    pub async fn try_metrics(&self) -> Result<String, String> {
+        let url = self.admin_url("/metrics");
+        let resp = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", resp.status()));
+        }
+        resp.text().await.map_err(|e| format!("GET {url}: {e}"))
+    }
+
     /// The sum of series `name{labels}` (0 when absent).
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         metrics::value(&self.metrics().await, name, labels).unwrap_or(0.0)

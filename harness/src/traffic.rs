@@ -146,15 +146,38 @@ pub struct Record {
     pub headers: Vec<(String, String)>,
     /// The failure, when there was no complete response.
     pub failure: Option<Failure>,
+    /// Whether a connection (and TLS session) was established, so the
+    /// server saw the request; false for refused connections and failed
+    /// handshakes.
+    pub connected: bool,
     /// The failure's message, with its causes.
     pub error: Option<String>,
-    /// Body bytes received.
-    pub body: String,
+    /// Body bytes received, exactly (also when the body broke off).
+    pub body: Vec<u8>,
     /// Time to the complete response or failure.
     pub latency: Duration,
 }
 
 impl Record {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the head arrived but the body broke off: the client saw an
+    /// incomplete message.
+    pub fn incomplete(&self) -> bool {
+        self.broken_status.is_some()
+    }
+
+    /// Whether the server ended the exchange abnormally after receiving
+    /// the request: an incomplete body, or a reset (an HTTP/2 stream reset
+    /// can arrive before the head does, since resetting drops frames still
+    /// queued).
+    pub fn cut_short(&self) -> bool {
+        self.incomplete() || (self.connected && self.failure == Some(Failure::Transport))
+    }
+
     /// A response header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -204,6 +227,22 @@ impl Summary {
             }
         }
         m
+    }
+
+    /// Requests sent over an established connection: those the server
+    /// saw, answered or not (timed out and aborted ones included).
+    pub fn reached_server(&self) -> usize {
+        self.records.iter().filter(|r| r.connected).count()
+    }
+
+    /// Responses whose head arrived but whose body broke off.
+    pub fn incomplete(&self) -> usize {
+        self.records.iter().filter(|r| r.incomplete()).count()
+    }
+
+    /// Exchanges the server ended abnormally after receiving the request.
+    pub fn cut_short(&self) -> usize {
+        self.records.iter().filter(|r| r.cut_short()).count()
     }
 
     /// Requests that did not get a complete 2xx response.
@@ -265,8 +304,9 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         upstream: None,
         headers: Vec::new(),
         failure: None,
+        connected: true,
         error: None,
-        body: String::new(),
+        body: Vec::new(),
         latency: Duration::ZERO,
     };
     match req.send().await {
@@ -282,28 +322,39 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect();
-            match resp.text().await {
-                Ok(body) => {
-                    record.status = Some(status);
-                    record.body = body;
-                }
+            match read_body(resp, &mut record.body).await {
+                Ok(()) => record.status = Some(status),
                 Err(e) => {
+                    // hyper reports a message that ended before its framing
+                    // said (Content-Length, last chunk, END_STREAM) as an
+                    // error: the client saw an incomplete response.
                     record.broken_status = Some(status);
                     record.failure = Some(if e.is_timeout() {
                         Failure::Timeout
                     } else {
                         Failure::Body
                     });
+                    record.error = Some(error_chain(&e));
                 }
             }
         }
         Err(e) => {
+            record.connected = !e.is_connect();
             record.failure = Some(Failure::classify(&e));
             record.error = Some(error_chain(&e));
         }
     }
     record.latency = started.elapsed();
     record
+}
+
+/// Reads the body into `out` chunk by chunk, so the bytes received before
+/// an error are kept.
+async fn read_body(mut resp: reqwest::Response, out: &mut Vec<u8>) -> Result<(), reqwest::Error> {
+    while let Some(chunk) = resp.chunk().await? {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(())
 }
 
 /// Sends `spec.requests` requests, `spec.concurrency` at a time.

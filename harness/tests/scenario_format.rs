@@ -45,8 +45,13 @@ fn malformed_files_name_the_step_and_field() {
         ),
         (
             "steps:\n  - { sleep: 1s, traffic: { requests: 1 } }\n",
-            "steps[0]: a step has exactly one of",
+            "steps[0]: a step has exactly one kind; found `sleep` and `traffic`",
         ),
+        (
+            "steps:\n  - traffic: { requests: 1 }\n    upstream: { name: blue, set: down }\n",
+            "steps[0]: a step has exactly one kind; found `traffic` and `upstream`",
+        ),
+        ("steps:\n  - {}\n", "steps[0]: an empty step; a step is one of traffic,"),
         ("steps:\n  - upstream: { name: red, set: down }\n", "steps[0].upstream.name: unknown upstream `red`"),
         (
             "steps:\n  - wait_until: { upstream: blue, within: soon }\n",
@@ -54,7 +59,15 @@ fn malformed_files_name_the_step_and_field() {
         ),
         ("steps:\n  - traffic: { concurrency: 2 }\n", "steps[0].traffic.requests: a traffic step needs a request count"),
         ("steps:\n  - upstream: { name: blue, set: sideways }\n", "steps[0].upstream.set: unknown variant `sideways`"),
-        ("steps:\n  - dance: {}\n", "steps[0].dance: unknown field `dance`"),
+        (
+            "steps:\n  - dance: {}\n",
+            "steps[0]: unknown step kind `dance`; a step is one of traffic, background_traffic,",
+        ),
+        ("steps:\n  - sleep: soon\n", "steps[0].sleep: `soon` is not a duration"),
+        (
+            "steps:\n  - wait_until: { within: 1s }\n",
+            "steps[0].wait_until: wait for exactly one of `metric`, `upstream` or `background`",
+        ),
         (
             "steps:\n  - join: { expect: { upstream_hits: { blue: 1 } } }\n",
             "steps[0].join.expect.upstream_hits: mock hits cannot be attributed",

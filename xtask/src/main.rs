@@ -10,6 +10,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   demo                         run the gateway on fixtures/demo.yaml in front of two mock upstreams
   test                         fmt check, clippy (-D warnings) and cargo test --workspace
+                               (without the scenario files: `scenarios` runs those)
   scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
   scenarios [--repeat N]       run every scenario and print a table
   ci                           what CI runs: test, then every scenario once more by itself
@@ -144,10 +145,15 @@ fn test() -> Result<(), String> {
         "warnings",
     ]);
     run(clippy)?;
+    // The scenario suite runs once, by `cargo xtask scenarios` (CI runs it
+    // right after this), not a second time here.
     let mut test = cargo();
-    test.args(["test", "--workspace"]);
+    test.args(["test", "--workspace", "--", "--skip", SCENARIO_TEST_PREFIX]);
     run(test)
 }
+
+/// Module path of the per-file scenario tests in harness/tests/scenarios.rs.
+const SCENARIO_TEST_PREFIX: &str = "scenario_file::";
 
 fn repeat_arg(args: &[String]) -> Result<usize, String> {
     match args {
@@ -197,7 +203,7 @@ fn build_for_scenarios() -> Result<(), String> {
 /// Runs one scenario once through its test (so snapshots are compared by
 /// insta); returns the summary when it passed.
 fn run_scenario_once(name: &str, echo: bool) -> Result<Option<ScenarioResult>, String> {
-    let test_name = name.replace('-', "_");
+    let test_name = format!("{SCENARIO_TEST_PREFIX}{}", name.replace('-', "_"));
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -218,14 +224,25 @@ fn run_scenario_once(name: &str, echo: bool) -> Result<Option<ScenarioResult>, S
     if !output.status.success() {
         return Ok(None);
     }
-    let line = stdout.lines().find(|l| l.starts_with("scenario-result "));
+    // A run that printed no PASS line for this scenario did not run it
+    // (filtered out, renamed, or the binary died quietly): not a pass.
+    let Some(line) = stdout.lines().find(|l| {
+        l.starts_with("scenario-result ")
+            && l.split(' ').any(|kv| kv == format!("name={name}"))
+            && l.split(' ').any(|kv| kv == "result=PASS")
+    }) else {
+        if !echo {
+            print!("{stdout}");
+            eprint!("{stderr}");
+        }
+        println!("xtask: no `scenario-result name={name} ... result=PASS` line from {test_name}: counted as FAIL");
+        return Ok(None);
+    };
     let field = |key: &str| {
-        line.and_then(|l| {
-            l.split(' ')
-                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        })
-        .unwrap_or("?")
-        .to_string()
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .unwrap_or("?")
+            .to_string()
     };
     Ok(Some(ScenarioResult {
         steps: field("steps"),

@@ -5,7 +5,7 @@
 use super::passive::PassiveState;
 use super::tls;
 use crate::config::{ClusterConfig, EndpointConfig, UpstreamProtocol};
-use crate::metrics::{outcome, METRICS};
+use crate::metrics::{self, outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::{IntCounter, IntGauge};
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ pub struct Endpoint {
     /// here so the gauge can combine it with passive ejection). New
     /// endpoints start healthy, as in Pingora.
     active_healthy: AtomicBool,
+    /// Whether its cluster runs active health checks.
+    health_checked: bool,
     metrics: OnceLock<EndpointMetrics>,
 }
 
@@ -72,6 +74,7 @@ impl Endpoint {
             peer: build_peer(addr, cluster),
             passive: PassiveState::default(),
             active_healthy: AtomicBool::new(true),
+            health_checked: cluster.health_check.is_some(),
             metrics: OnceLock::new(),
         }
     }
@@ -108,6 +111,9 @@ impl Endpoint {
     /// to serve.
     pub fn activate(&self) {
         self.refresh_gauge();
+        if self.health_checked {
+            metrics::register_health_transitions(&self.cluster, &self.label);
+        }
     }
 
     /// Whether active checks and passive health both let it take traffic.

@@ -4,11 +4,13 @@ use super::model::Expect;
 use crate::traffic::Summary;
 use std::collections::BTreeMap;
 
-/// Every way `summary` (and the mock hit deltas) break `expect`.
+/// Every way `summary` (and the mock hit deltas) break `expect`. `bodies`
+/// holds the body each mock sends, where it has one fixed body.
 pub fn problems(
     expect: &Expect,
     summary: &Summary,
     hit_deltas: &BTreeMap<String, u64>,
+    bodies: &BTreeMap<String, Option<Vec<u8>>>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(want) = &expect.status {
@@ -76,7 +78,9 @@ pub fn problems(
         let bad = summary
             .records
             .iter()
-            .filter(|r| matches!(r.status, Some(200..=299)) && !r.body.contains(needle.as_str()))
+            .filter(|r| {
+                matches!(r.status, Some(200..=299)) && !r.body_text().contains(needle.as_str())
+            })
             .count();
         if bad > 0 {
             out.push(format!("{bad} successful bodies lack `{needle}`"));
@@ -93,5 +97,116 @@ pub fn problems(
             out.push(format!("{bad} successful responses lack `{name}: {value}`"));
         }
     }
+    if let Some(want) = expect.incomplete {
+        let got = summary.incomplete();
+        if got != want {
+            out.push(format!(
+                "incomplete responses (head received, body cut short): expected {want}, got {got}"
+            ));
+        }
+    }
+    if let Some(want) = expect.cut_short {
+        let got = summary.cut_short();
+        if got != want {
+            out.push(format!(
+                "exchanges cut short (incomplete body or reset stream): expected {want}, got {got}"
+            ));
+        }
+    }
+    if expect.body_prefix_only {
+        out.extend(prefix_problems(summary, bodies));
+    }
     out
+}
+
+/// Responses from a mock whose body is not a prefix of what the mock sent:
+/// a count per kind of problem, with one example each.
+fn prefix_problems(summary: &Summary, bodies: &BTreeMap<String, Option<Vec<u8>>>) -> Vec<String> {
+    let mut found: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for r in &summary.records {
+        let Some(name) = &r.upstream else { continue };
+        let problem = match bodies.get(name) {
+            None => Some((
+                format!("responses tagged by unknown upstream `{name}`"),
+                String::new(),
+            )),
+            Some(None) => Some((
+                format!("responses from `{name}`, which has no fixed body to compare with"),
+                String::new(),
+            )),
+            Some(Some(sent)) if !sent.starts_with(&r.body) => Some((
+                format!(
+                    "bodies from `{name}` are not a prefix of what it sent ({:?})",
+                    String::from_utf8_lossy(sent)
+                ),
+                format!(
+                    "status {}, body {:?}",
+                    r.status.or(r.broken_status).unwrap_or(0),
+                    r.body_text()
+                ),
+            )),
+            Some(Some(_)) => None,
+        };
+        if let Some((what, example)) = problem {
+            let entry = found.entry(what).or_insert((0, example));
+            entry.0 += 1;
+        }
+    }
+    found
+        .into_iter()
+        .map(|(what, (n, example))| {
+            if example.is_empty() {
+                format!("{n} {what}")
+            } else {
+                format!("{n} {what}; e.g. {example}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::{Failure, Record};
+    use std::time::Duration;
+
+    fn broken(body: &str) -> Record {
+        Record {
+            status: None,
+            broken_status: Some(200),
+            upstream: Some("liar".into()),
+            headers: Vec::new(),
+            failure: Some(Failure::Body),
+            connected: true,
+            error: None,
+            body: body.as_bytes().to_vec(),
+            latency: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_body_with_bytes_appended_is_not_a_prefix() {
+        let expect = Expect {
+            incomplete: Some(2),
+            body_prefix_only: true,
+            ..Expect::default()
+        };
+        let bodies = BTreeMap::from([("liar".to_string(), Some(b"short-body".to_vec()))]);
+        let clean = Summary {
+            records: vec![broken("short"), broken("")],
+        };
+        assert_eq!(
+            problems(&expect, &clean, &BTreeMap::new(), &bodies),
+            Vec::<String>::new()
+        );
+        let appended = Summary {
+            records: vec![broken("short-body{\"error\":1}"), broken("short")],
+        };
+        let found = problems(&expect, &appended, &BTreeMap::new(), &bodies);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("1 bodies from `liar` are not a prefix"),
+            "{found:?}"
+        );
+    }
 }

@@ -72,70 +72,12 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         ));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
-        let kinds = [
-            ("traffic", step.traffic.is_some()),
-            ("background_traffic", step.background_traffic.is_some()),
-            ("join", step.join.is_some()),
-            ("upstream", step.upstream.is_some()),
-            ("signal", step.signal.is_some()),
-            ("reload", step.reload.is_some()),
-            ("wait_until", step.wait_until.is_some()),
-            ("sleep", step.sleep.is_some()),
-            ("assert_metric", step.assert_metric.is_some()),
-            ("snapshot", step.snapshot.is_some()),
-            ("exit", step.exit.is_some()),
-        ];
-        let set: Vec<&str> = kinds
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(k, _)| *k)
-            .collect();
-        if set.len() != 1 {
-            let all: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
-            return Err(err(
-                format!("steps[{i}]"),
-                format!(
-                    "a step has exactly one of {}; found {set:?}",
-                    all.join(", ")
-                ),
-            ));
-        }
-        if let Some(t) = &step.traffic {
-            if t.requests.is_none() {
-                return Err(err(
-                    format!("steps[{i}].traffic.requests"),
-                    "a traffic step needs a request count".into(),
-                ));
-            }
-        }
-        if let Some(j) = &step.join {
-            if !j.expect.upstream_hits.is_empty() {
-                return Err(err(
-                    format!("steps[{i}].join.expect.upstream_hits"),
-                    "mock hits cannot be attributed to background load; use served_by".into(),
-                ));
-            }
-        }
-        if let Some(u) = &step.upstream {
-            if !scenario.upstreams.contains_key(&u.name) {
-                return Err(err(
-                    format!("steps[{i}].upstream.name"),
-                    format!("unknown upstream `{}`", u.name),
-                ));
-            }
-        }
-        if let Some(w) = &step.wait_until {
-            let conditions = [
-                w.metric.is_some(),
-                w.upstream.is_some(),
-                w.background.is_some(),
-            ];
-            if conditions.iter().filter(|c| **c).count() != 1 {
-                return Err(err(
-                    format!("steps[{i}].wait_until"),
-                    "wait for exactly one of `metric`, `upstream` or `background`".into(),
-                ));
-            }
+        if let Err((field, message)) = step.kind().check(&scenario) {
+            let location = match field.as_str() {
+                "" => format!("steps[{i}].{}", step.name()),
+                field => format!("steps[{i}].{}.{field}", step.name()),
+            };
+            return Err(err(location, message));
         }
     }
     let config = workspace_root().join(&scenario.gateway.config);

@@ -1,9 +1,11 @@
 //! The scenario file format (YAML). Every struct refuses unknown keys so a
 //! typo fails loudly; see docs/SCENARIOS.md for the reference.
 
+use super::steps::StepKind;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 /// A whole scenario file.
@@ -51,6 +53,8 @@ pub enum BehaviourKind {
     Reset,
     /// Content-Length larger than the body, then close.
     BodyMismatch,
+    /// Chunked body that breaks off: no terminating chunk, then close.
+    ChunkedTruncated,
     /// HTTP/2 prior knowledge only.
     H2c,
     /// TLS requiring a client certificate from the test CA.
@@ -80,6 +84,9 @@ pub struct UpstreamSpec {
     /// Content-Length announced by body_mismatch / stall_body.
     #[serde(default)]
     pub declared_length: Option<usize>,
+    /// How many chunks a chunked_truncated body is sent as (default 1).
+    #[serde(default)]
+    pub chunks: Option<usize>,
     /// Cache-Control of a cacheable upstream.
     #[serde(default)]
     pub cache_control: Option<String>,
@@ -88,43 +95,115 @@ pub struct UpstreamSpec {
     pub down: bool,
 }
 
-/// One step. Exactly one field is set.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
+/// Declares [`Step`] from one line per kind: the variant, its YAML name and
+/// its type (which implements [`StepKind`]). The enum, its kind names, its
+/// dispatch and its deserialisation all come from that one list.
+macro_rules! step_kinds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)*) => {
+        /// One step: a single-key map naming its kind (`- traffic: {...}`).
+        /// Each kind is one variant, so a step with no kind or two kinds
+        /// cannot be represented.
+        #[derive(Debug, Clone)]
+        pub enum Step {
+            $($(#[$doc])* $variant($ty),)*
+        }
+
+        /// Every step kind, as written in scenario files.
+        pub const STEP_KINDS: &[&str] = &[$($name),*];
+
+        impl Step {
+            /// The step's kind as written in the file.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Step::$variant(_) => $name,)*
+                }
+            }
+
+            /// The implementation of this step's kind.
+            pub fn kind(&self) -> &dyn StepKind {
+                match self {
+                    $(Step::$variant(s) => s,)*
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Step {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct StepVisitor;
+                impl<'de> de::Visitor<'de> for StepVisitor {
+                    type Value = Step;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        write!(f, "a map with one step kind ({})", STEP_KINDS.join(", "))
+                    }
+                    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+                        let Some(kind) = map.next_key::<String>()? else {
+                            return Err(de::Error::custom(format!(
+                                "an empty step; a step is one of {}",
+                                STEP_KINDS.join(", ")
+                            )));
+                        };
+                        let step = match kind.as_str() {
+                            $($name => Step::$variant(map.next_value()?),)*
+                            other => {
+                                return Err(de::Error::custom(format!(
+                                    "unknown step kind `{other}`; a step is one of {}",
+                                    STEP_KINDS.join(", ")
+                                )))
+                            }
+                        };
+                        match map.next_key::<String>()? {
+                            None => Ok(step),
+                            Some(second) => Err(de::Error::custom(format!(
+                                "a step has exactly one kind; found `{kind}` and `{second}` (write them as two steps)"
+                            ))),
+                        }
+                    }
+                }
+                d.deserialize_map(StepVisitor)
+            }
+        }
+    };
+}
+
+step_kinds! {
     /// Send requests and check the responses.
-    #[serde(default)]
-    pub traffic: Option<TrafficStep>,
+    Traffic(TrafficStep) = "traffic",
     /// Start load that runs while later steps execute.
-    #[serde(default)]
-    pub background_traffic: Option<TrafficStep>,
+    BackgroundTraffic(BackgroundStep) = "background_traffic",
     /// Stop background load and check what it saw.
-    #[serde(default)]
-    pub join: Option<JoinStep>,
+    Join(JoinStep) = "join",
     /// Change a mock upstream.
-    #[serde(default)]
-    pub upstream: Option<UpstreamStep>,
+    Upstream(UpstreamStep) = "upstream",
     /// Signal the gateway.
-    #[serde(default)]
-    pub signal: Option<SignalStep>,
+    Signal(SignalStep) = "signal",
     /// Reload the gateway's config through the admin API.
-    #[serde(default)]
-    pub reload: Option<ReloadStep>,
+    Reload(ReloadStep) = "reload",
     /// Wait for a condition with a deadline.
-    #[serde(default)]
-    pub wait_until: Option<WaitStep>,
+    WaitUntil(WaitStep) = "wait_until",
     /// Let time pass (only where the story is about time).
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub sleep: Option<Duration>,
+    Sleep(SleepStep) = "sleep",
     /// Check a metric now.
-    #[serde(default)]
-    pub assert_metric: Option<MetricCheck>,
+    AssertMetric(MetricCheck) = "assert_metric",
     /// Compare normalised counters and gauges with the stored snapshot.
-    #[serde(default)]
-    pub snapshot: Option<SnapshotStep>,
+    Snapshot(SnapshotStep) = "snapshot",
     /// Wait for the gateway process to exit with a code.
-    #[serde(default)]
-    pub exit: Option<ExitStep>,
+    Exit(ExitStep) = "exit",
+}
+
+/// Background load: the keys of [`TrafficStep`], where `requests` is an
+/// optional cap and `name` / `max_time` apply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct BackgroundStep(pub TrafficStep);
+
+/// A pause, written as a duration (`sleep: 2s`).
+#[derive(Debug, Clone, Copy)]
+pub struct SleepStep(pub Duration);
+
+impl<'de> Deserialize<'de> for SleepStep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        duration(d).map(SleepStep)
+    }
 }
 
 /// Wait for the gateway to exit.
@@ -244,6 +323,20 @@ pub struct Expect {
     /// Every complete 2xx response has these headers with these values.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Responses whose head arrived but whose body broke off (the client
+    /// saw an incomplete message), exactly.
+    #[serde(default)]
+    pub incomplete: Option<usize>,
+    /// Exchanges the server ended abnormally after it got the request,
+    /// exactly: an incomplete body, or a reset stream (with HTTP/2 the reset
+    /// may overtake the head).
+    #[serde(default)]
+    pub cut_short: Option<usize>,
+    /// Every response that came from a mock (carries `x-upstream`),
+    /// complete or not, has a body that is a prefix of that mock's
+    /// configured body: nothing the gateway added, nothing else.
+    #[serde(default)]
+    pub body_prefix_only: bool,
 }
 
 /// Changes to a mock upstream.

@@ -1,23 +1,29 @@
-//! Executes a scenario step by step, printing each step's outcome.
+//! Executes a scenario step by step, printing each step's outcome. The
+//! [`Runner`] holds what steps act on; each step kind lives in `steps/`.
 
 use super::expect::problems;
+use super::ledger::RequestLedger;
 use super::load::load;
 use super::model::*;
-use super::snapshot::normalise;
+use super::selector::parse_selector;
 use crate::binary::{gateway_binary, workspace_root};
 use crate::certs::TestCerts;
 use crate::gateway::{GatewayProcess, Template};
-use crate::traffic::{self, Background, ClientTls, Summary, TrafficSpec};
+use crate::traffic::{Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
-    Behaviour, BodyMismatch, Cacheable, Echo, Fixed, FlapSchedule, Flapper, H2cOnly, MockUpstream,
-    Mtls, Reset, Slow, StallBody,
+    Behaviour, BodyMismatch, Cacheable, ChunkedTruncated, Echo, Fixed, Flapper, H2cOnly,
+    MockUpstream, Mtls, Reset, Slow, StallBody,
 };
 use crate::{metrics, wait};
-use nix::sys::signal::Signal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long the gateway gets to count the requests sent to it before a
+/// snapshot or metric assertion reads its metrics.
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -55,8 +61,8 @@ pub async fn run(path: &Path) -> Result<Report, String> {
     let total = scenario.steps.len();
     for (i, step) in scenario.steps.iter().enumerate() {
         let step_started = Instant::now();
-        let label = describe(step);
-        match runner.step(step).await {
+        let label = step.kind().describe();
+        match step.kind().run(&mut runner).await {
             Ok(detail) => println!(
                 "  [{}/{total}] {label}: ok{} ({:.1}s)",
                 i + 1,
@@ -100,127 +106,29 @@ pub async fn run(path: &Path) -> Result<Report, String> {
     Ok(report)
 }
 
-fn describe(step: &Step) -> String {
-    if let Some(t) = &step.traffic {
-        format!(
-            "traffic {} x {} {} (concurrency {})",
-            t.requests.unwrap_or(0),
-            t.method,
-            t.path,
-            t.concurrency
-        )
-    } else if let Some(b) = &step.background_traffic {
-        format!("background_traffic `{}` {} {}", b.name, b.method, b.path)
-    } else if let Some(j) = &step.join {
-        format!("join `{}`", j.name)
-    } else if let Some(u) = &step.upstream {
-        let mut what = Vec::new();
-        if let Some(s) = u.set {
-            what.push(format!("set {s:?}").to_lowercase());
-        }
-        if let Some(b) = &u.behaviour {
-            what.push(format!("behaviour {:?}", b.behaviour).to_lowercase());
-        }
-        if let Some(h) = u.health_status {
-            what.push(format!("health status {h}"));
-        }
-        if u.flap.is_some() {
-            what.push("flap".into());
-        }
-        if u.wait_flap_end {
-            what.push("wait for the flapping to end".into());
-        }
-        format!("upstream {}: {}", u.name, what.join(", "))
-    } else if let Some(s) = &step.signal {
-        let name = match s.send {
-            SignalKind::Term => "term",
-            SignalKind::QuitUpgrade => "quit_upgrade",
-            SignalKind::Int => "int",
-            SignalKind::Hup => "hup",
-        };
-        format!("signal {name}")
-    } else if let Some(r) = &step.reload {
-        format!(
-            "reload {} (expect {:?})",
-            r.config.as_deref().unwrap_or("same file"),
-            r.expect
-        )
-        .to_lowercase()
-    } else if let Some(w) = &step.wait_until {
-        match (&w.metric, &w.upstream, &w.background) {
-            (Some(m), _, _) => format!(
-                "wait_until {m} {} within {:?}",
-                bounds(w.equals, w.at_least, w.at_most),
-                w.within
-            ),
-            (_, Some(u), _) => format!(
-                "wait_until upstream {u} hits >= {}",
-                w.hits_at_least.unwrap_or(1)
-            ),
-            (_, _, Some(b)) => format!(
-                "wait_until background `{b}` completed >= {}",
-                w.completed_at_least.unwrap_or(1)
-            ),
-            _ => "wait_until".into(),
-        }
-    } else if let Some(d) = step.sleep {
-        format!("sleep {d:?}")
-    } else if let Some(m) = &step.assert_metric {
-        format!(
-            "assert_metric {} {}",
-            m.metric,
-            bounds(m.equals, m.at_least, m.at_most)
-        )
-    } else if step.snapshot.is_some() {
-        "snapshot".into()
-    } else if let Some(e) = &step.exit {
-        format!("exit with code {} within {:?}", e.code, e.within)
-    } else {
-        "?".into()
+/// The body a mock of this spec sends, for kinds with one fixed body.
+pub(super) fn fixed_body(name: &str, spec: &UpstreamSpec) -> Option<Vec<u8>> {
+    match spec.behaviour {
+        BehaviourKind::Fixed
+        | BehaviourKind::Slow
+        | BehaviourKind::BodyMismatch
+        | BehaviourKind::ChunkedTruncated
+        | BehaviourKind::H2c
+        | BehaviourKind::Mtls => Some(
+            spec.body
+                .clone()
+                .unwrap_or_else(|| name.to_string())
+                .into_bytes(),
+        ),
+        BehaviourKind::Echo
+        | BehaviourKind::StallBody
+        | BehaviourKind::Reset
+        | BehaviourKind::Cacheable => None,
     }
 }
 
-fn bounds(equals: Option<f64>, at_least: Option<f64>, at_most: Option<f64>) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = equals {
-        parts.push(format!("== {v}"));
-    }
-    if let Some(v) = at_least {
-        parts.push(format!(">= {v}"));
-    }
-    if let Some(v) = at_most {
-        parts.push(format!("<= {v}"));
-    }
-    parts.join(" and ")
-}
-
-fn holds(value: f64, equals: Option<f64>, at_least: Option<f64>, at_most: Option<f64>) -> bool {
-    equals.is_none_or(|e| value == e)
-        && at_least.is_none_or(|l| value >= l)
-        && at_most.is_none_or(|m| value <= m)
-}
-
-/// Splits `name{a="b",c="d"}` into a name and label pairs.
-fn parse_selector(selector: &str) -> Result<(String, Vec<(String, String)>), String> {
-    let bad = || format!("`{selector}` is not a metric selector like name{{label=\"value\"}}");
-    let Some((name, rest)) = selector.split_once('{') else {
-        return Ok((selector.trim().to_string(), Vec::new()));
-    };
-    let inner = rest.strip_suffix('}').ok_or_else(bad)?;
-    let mut labels = Vec::new();
-    for pair in inner.split(',').filter(|p| !p.trim().is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(bad)?;
-        let v = v
-            .trim()
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .ok_or_else(bad)?;
-        labels.push((k.trim().to_string(), v.to_string()));
-    }
-    Ok((name.trim().to_string(), labels))
-}
-
-fn build_behaviour(
+/// The mock behaviour a spec describes.
+pub(super) fn build_behaviour(
     name: &str,
     spec: &UpstreamSpec,
     certs: &TestCerts,
@@ -258,6 +166,10 @@ fn build_behaviour(
                 body,
             })
         }
+        BehaviourKind::ChunkedTruncated => Arc::new(ChunkedTruncated {
+            body: spec.body.clone().unwrap_or_else(|| name.to_string()),
+            chunks: spec.chunks.unwrap_or(1),
+        }),
         BehaviourKind::H2c => Arc::new(H2cOnly { inner: fixed() }),
         BehaviourKind::Cacheable => Arc::new(Cacheable::new(
             spec.cache_control.as_deref().unwrap_or("max-age=60"),
@@ -266,23 +178,39 @@ fn build_behaviour(
     })
 }
 
-struct Runner {
-    name: String,
+/// The state a scenario's steps act on.
+pub struct Runner {
+    /// Scenario name (snapshot names start with it).
+    pub(super) name: String,
     /// Test certificates (`${certs.*}`), kept for the whole run.
-    certs: TestCerts,
+    pub(super) certs: TestCerts,
     _certs_dir: tempfile::TempDir,
-    seed: u64,
-    mocks: BTreeMap<String, Arc<MockUpstream>>,
-    gateway: GatewayProcess,
-    backgrounds: BTreeMap<String, Background>,
-    flappers: BTreeMap<String, Flapper>,
+    /// The seed in use.
+    pub(super) seed: u64,
+    /// Mock upstreams by name.
+    pub(super) mocks: BTreeMap<String, Arc<MockUpstream>>,
+    /// The gateway process serving now.
+    pub(super) gateway: GatewayProcess,
+    /// The body each mock sends now, where it has one fixed body.
+    pub(super) bodies: BTreeMap<String, Option<Vec<u8>>>,
+    /// Background load by name.
+    pub(super) backgrounds: BTreeMap<String, Background>,
+    /// Running flap schedules by mock name.
+    pub(super) flappers: BTreeMap<String, Flapper>,
+    /// Requests sent by traffic steps and joined background load.
     requests: usize,
-    snapshots: Vec<(String, String)>,
+    /// Requests the current gateway process must have counted.
+    ledger: RequestLedger,
+    /// Background load that was running when the gateway was replaced.
+    straddling: BTreeSet<String>,
+    /// Snapshots taken: (name, normalised text).
+    pub(super) snapshots: Vec<(String, String)>,
 }
 
 impl Runner {
     async fn start(scenario: &Scenario, seed: u64) -> Result<Self, String> {
         let mut mocks = BTreeMap::new();
+        let mut bodies = BTreeMap::new();
         let root = workspace_root();
         let text = std::fs::read_to_string(root.join(&scenario.gateway.config))
             .map_err(|e| format!("{}: {e}", scenario.gateway.config))?;
@@ -303,6 +231,7 @@ impl Runner {
             }
             template = template.upstream(name, mock.addr());
             mocks.insert(name.clone(), Arc::new(mock));
+            bodies.insert(name.clone(), fixed_body(name, spec));
         }
         let binary = gateway_binary()?;
         let gateway = start_gateway(&binary, &template).await?;
@@ -312,26 +241,59 @@ impl Runner {
             _certs_dir: certs_dir,
             seed,
             mocks,
+            bodies,
             gateway,
             backgrounds: BTreeMap::new(),
             flappers: BTreeMap::new(),
             requests: 0,
+            ledger: RequestLedger::default(),
+            straddling: BTreeSet::new(),
             snapshots: Vec::new(),
         })
+    }
+
+    /// Counts what a traffic step sent.
+    pub(super) fn record_sent(&mut self, summary: &Summary) {
+        self.requests += summary.sent();
+        self.ledger.add(summary.reached_server());
+    }
+
+    /// Counts what background load `name` sent, once joined.
+    pub(super) fn record_joined(&mut self, name: &str, summary: &Summary) {
+        self.requests += summary.sent();
+        if self.straddling.remove(name) {
+            self.ledger.add_uncertain(summary.reached_server());
+        } else {
+            self.ledger.add(summary.reached_server());
+        }
+    }
+
+    /// Makes `next` the gateway under test (after an upgrade) and returns
+    /// the previous process. The successor counts requests from zero.
+    pub(super) fn replace_gateway(&mut self, next: GatewayProcess) -> GatewayProcess {
+        self.ledger.restart();
+        self.straddling.extend(self.backgrounds.keys().cloned());
+        std::mem::replace(&mut self.gateway, next)
     }
 
     fn log_tail(&self) -> String {
         self.gateway.log_tail(30)
     }
 
-    fn hits(&self) -> BTreeMap<String, u64> {
+    /// Each mock's hit count now.
+    pub(super) fn hits(&self) -> BTreeMap<String, u64> {
         self.mocks
             .iter()
             .map(|(n, m)| (n.clone(), m.hits()))
             .collect()
     }
 
-    fn traffic_spec(&self, t: &TrafficStep, requests: usize) -> Result<TrafficSpec, String> {
+    /// The client load a traffic step describes.
+    pub(super) fn traffic_spec(
+        &self,
+        t: &TrafficStep,
+        requests: usize,
+    ) -> Result<TrafficSpec, String> {
         let port = self
             .gateway
             .var(&format!("port.{}", t.listener))
@@ -372,7 +334,9 @@ impl Runner {
         })
     }
 
-    fn check(
+    /// Checks `expect` against a batch of responses and the mock hits since
+    /// `before`; the text describes the batch.
+    pub(super) fn check(
         &self,
         expect: &Expect,
         summary: &Summary,
@@ -383,7 +347,7 @@ impl Runner {
             .iter()
             .map(|(n, h)| (n.clone(), h - before.get(n).copied().unwrap_or(0)))
             .collect();
-        let found = problems(expect, summary, &deltas);
+        let found = problems(expect, summary, &deltas, &self.bodies);
         if found.is_empty() {
             Ok(summary.describe())
         } else {
@@ -391,262 +355,50 @@ impl Runner {
         }
     }
 
-    /// The metrics once two reads 50 ms apart agree (at most 2 s): the
-    /// gateway counts a request in its logging phase, just after the client
-    /// got the response, so a read right after a traffic step can be one
-    /// request short.
-    async fn settled_metrics(&self) -> String {
-        let mut last = self.gateway.metrics().await;
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let now = self.gateway.metrics().await;
-            if now == last {
-                return now;
+    /// The metrics once the gateway has counted every request the driver
+    /// sent to this process (the sum of `gateway_requests_total`; see
+    /// [`RequestLedger`]), waiting at most [`SETTLE_WITHIN`].
+    pub(super) async fn settled_metrics(&self) -> Result<String, String> {
+        let load_running = !self.backgrounds.is_empty();
+        let last = AtomicU64::new(0);
+        let what = format!(
+            "the gateway to count the {} requests sent to it (sum of gateway_requests_total)",
+            self.ledger
+        );
+        let result = wait::until(&what, SETTLE_WITHIN, || async {
+            match self.gateway.try_metrics().await {
+                Ok(text) => {
+                    let counted =
+                        metrics::value(&text, "gateway_requests_total", &[]).unwrap_or(0.0) as u64;
+                    last.store(counted, Relaxed);
+                    self.ledger
+                        .settled(counted, load_running)
+                        .then_some(Ok(text))
+                }
+                Err(e) => Some(Err(format!("reading the gateway's metrics: {e}"))),
             }
-            last = now;
+        })
+        .await;
+        match result {
+            Ok(read) => read,
+            Err(e) => Err(format!("{e}; it counted {}", last.load(Relaxed))),
         }
-        last
     }
 
-    async fn metric(&self, selector: &str) -> Result<f64, String> {
+    /// The value of a metric selector now (matching series summed).
+    pub(super) async fn metric(&self, selector: &str) -> Result<f64, String> {
+        self.metric_in(&self.gateway.metrics().await, selector)
+    }
+
+    /// The value of a metric selector in `/metrics` text.
+    pub(super) fn metric_in(&self, text: &str, selector: &str) -> Result<f64, String> {
         let (name, labels) = parse_selector(selector)?;
         let labels: Vec<(&str, &str)> = labels
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        Ok(metrics::value(&self.gateway.metrics().await, &name, &labels).unwrap_or(0.0))
-    }
-
-    async fn step(&mut self, step: &Step) -> Result<String, String> {
-        if let Some(t) = &step.traffic {
-            let before = self.hits();
-            let summary = traffic::run(&self.traffic_spec(t, t.requests.unwrap_or(0))?).await?;
-            self.requests += summary.sent();
-            return self.check(&t.expect, &summary, &before);
-        }
-        if let Some(b) = &step.background_traffic {
-            let spec = self.traffic_spec(b, b.requests.unwrap_or(100_000))?;
-            if self.backgrounds.contains_key(&b.name) {
-                return Err(format!(
-                    "background traffic `{}` is already running",
-                    b.name
-                ));
-            }
-            self.backgrounds
-                .insert(b.name.clone(), Background::start(spec, b.max_time));
-            return Ok(String::new());
-        }
-        if let Some(j) = &step.join {
-            let bg = self
-                .backgrounds
-                .remove(&j.name)
-                .ok_or_else(|| format!("no background traffic named `{}`", j.name))?;
-            let summary = bg.join().await?;
-            self.requests += summary.sent();
-            // `load` refuses `upstream_hits` here, so no hit baseline is needed.
-            return self.check(&j.expect, &summary, &BTreeMap::new());
-        }
-        if let Some(u) = &step.upstream {
-            return self.upstream_step(u).await;
-        }
-        if let Some(s) = &step.signal {
-            return self.signal_step(s).await;
-        }
-        if let Some(r) = &step.reload {
-            return self.reload_step(r).await;
-        }
-        if let Some(w) = &step.wait_until {
-            return self.wait_step(w).await;
-        }
-        if let Some(d) = step.sleep {
-            tokio::time::sleep(d).await;
-            return Ok(String::new());
-        }
-        if let Some(m) = &step.assert_metric {
-            self.settled_metrics().await;
-            let v = self.metric(&m.metric).await?;
-            return if holds(v, m.equals, m.at_least, m.at_most) {
-                Ok(format!("{} = {v}", m.metric))
-            } else {
-                Err(format!(
-                    "{} = {v}, expected {}",
-                    m.metric,
-                    bounds(m.equals, m.at_least, m.at_most)
-                ))
-            };
-        }
-        if let Some(s) = &step.snapshot {
-            let hits = if s.hits { self.hits() } else { BTreeMap::new() };
-            let text = normalise(&self.settled_metrics().await, &s.metrics, &s.nonzero, &hits);
-            let name = match &s.name {
-                Some(suffix) => format!("{}-{suffix}", self.name),
-                None => self.name.clone(),
-            };
-            let lines = text.lines().count();
-            self.snapshots.push((name, text));
-            return Ok(format!("{lines} series"));
-        }
-        if let Some(e) = &step.exit {
-            let status = self.gateway.wait_exit(e.within).await?;
-            return match status.code() {
-                Some(code) if code == e.code => Ok(format!("exited with {status}")),
-                _ => Err(format!("exit status {status}, expected code {}", e.code)),
-            };
-        }
-        Err("empty step".into())
-    }
-
-    async fn upstream_step(&mut self, u: &UpstreamStep) -> Result<String, String> {
-        let mock = self.mocks[&u.name].clone();
-        if let Some(spec) = &u.behaviour {
-            mock.set_behaviour_shared(build_behaviour(&u.name, spec, &self.certs)?);
-        }
-        if let Some(status) = u.health_status {
-            mock.set_health_status(status);
-        }
-        match u.set {
-            Some(UpState::Down) => mock.down().await,
-            Some(UpState::Up) => mock
-                .up()
-                .await
-                .map_err(|e| format!("bringing {} up: {e}", u.name))?,
-            None => {}
-        }
-        let mut detail = String::new();
-        if let Some(flap) = &u.flap {
-            let schedule = FlapSchedule::from_seed(self.seed, flap.cycles, flap.min, flap.max);
-            detail = format!("schedule from seed {}: {schedule}", self.seed);
-            self.flappers
-                .insert(u.name.clone(), Flapper::spawn(mock.clone(), schedule));
-        }
-        if u.wait_flap_end {
-            let flapper = self
-                .flappers
-                .remove(&u.name)
-                .ok_or_else(|| format!("upstream {} is not flapping", u.name))?;
-            flapper.join().await;
-        }
-        Ok(detail)
-    }
-
-    async fn signal_step(&mut self, s: &SignalStep) -> Result<String, String> {
-        let expect_exit = |status: std::process::ExitStatus| match s.expect_exit {
-            Some(code) if status.code() != Some(code) => {
-                Err(format!("exit status {status}, expected code {code}"))
-            }
-            _ => Ok(format!("exited with {status}")),
-        };
-        match s.send {
-            SignalKind::Hup => {
-                self.gateway.signal(Signal::SIGHUP)?;
-                Ok(String::new())
-            }
-            SignalKind::Term | SignalKind::Int => {
-                let sig = if s.send == SignalKind::Term {
-                    Signal::SIGTERM
-                } else {
-                    Signal::SIGINT
-                };
-                self.gateway.signal(sig)?;
-                if s.expect_exit.is_none() {
-                    return Ok(String::new());
-                }
-                let status = self.gateway.wait_exit(s.within).await?;
-                expect_exit(status)
-            }
-            SignalKind::QuitUpgrade => {
-                let mut next = self.gateway.spawn_upgrade()?;
-                let sock = Path::new(self.gateway.var("dir").unwrap_or(".")).join("upgrade.sock");
-                wait::until(
-                    "the new process to wait on the upgrade socket",
-                    s.within,
-                    || std::future::ready(sock.exists().then_some(())),
-                )
-                .await?;
-                self.gateway.signal(Signal::SIGQUIT)?;
-                next.wait_ready().await?;
-                let mut old = std::mem::replace(&mut self.gateway, next);
-                let status = old.wait_exit(s.within).await?;
-                expect_exit(status)
-                    .map(|d| format!("new pid {}, old process {d}", self.gateway.pid()))
-            }
-        }
-    }
-
-    async fn reload_step(&mut self, r: &ReloadStep) -> Result<String, String> {
-        if let Some(path) = &r.config {
-            let text = std::fs::read_to_string(workspace_root().join(path))
-                .map_err(|e| format!("{path}: {e}"))?;
-            self.gateway.rewrite_config(&text)?;
-        }
-        let (status, body) = self.gateway.reload().await?;
-        let accepted = status == 200;
-        match (r.expect, accepted) {
-            (ReloadResult::Accepted, true) => Ok(format!("generation {}", body["generation"])),
-            (ReloadResult::Rejected, false) => {
-                let error = body["error"].as_str().unwrap_or_default().to_string();
-                match &r.error_contains {
-                    Some(needle) if !error.contains(needle.as_str()) => Err(format!(
-                        "rejected, but the message lacks `{needle}`: {error}"
-                    )),
-                    _ => Ok(format!("rejected: {error}")),
-                }
-            }
-            (want, _) => Err(format!("expected {want:?}, got HTTP {status}: {body}")),
-        }
-    }
-
-    async fn wait_step(&mut self, w: &WaitStep) -> Result<String, String> {
-        if let Some(selector) = &w.metric {
-            let (equals, at_least, at_most) = (w.equals, w.at_least, w.at_most);
-            let what = format!("{selector} {}", bounds(equals, at_least, at_most));
-            let result = wait::until(&what, w.within, || async {
-                match self.metric(selector).await {
-                    Ok(v) if holds(v, equals, at_least, at_most) => Some(Ok(v)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                }
-            })
-            .await;
-            return match result {
-                Ok(Ok(v)) => Ok(format!("{selector} = {v}")),
-                Ok(Err(e)) => Err(e),
-                Err(e) => Err(format!(
-                    "{e}; now {}",
-                    self.metric(selector).await.unwrap_or(f64::NAN)
-                )),
-            };
-        }
-        if let Some(name) = &w.upstream {
-            let mock = self
-                .mocks
-                .get(name)
-                .ok_or_else(|| format!("unknown upstream `{name}`"))?
-                .clone();
-            let want = w.hits_at_least.unwrap_or(1);
-            wait::until(
-                &format!("upstream {name} to count {want} hits"),
-                w.within,
-                || std::future::ready((mock.hits() >= want).then_some(())),
-            )
-            .await?;
-            return Ok(format!("{} hits", mock.hits()));
-        }
-        if let Some(name) = &w.background {
-            let bg = self
-                .backgrounds
-                .get(name)
-                .ok_or_else(|| format!("no background traffic named `{name}`"))?;
-            let want = w.completed_at_least.unwrap_or(1);
-            wait::until(
-                &format!("background `{name}` to complete {want} requests"),
-                w.within,
-                || std::future::ready((bg.completed() >= want).then_some(())),
-            )
-            .await?;
-            return Ok(format!("{} completed", bg.completed()));
-        }
-        Err("nothing to wait for".into())
+        metrics::value(text, &name, &labels)
+            .ok_or_else(|| format!("no series matches `{selector}`"))
     }
 
     async fn finish(&mut self) -> Result<(), String> {
@@ -680,25 +432,4 @@ async fn start_gateway(binary: &Path, template: &Template) -> Result<GatewayProc
         }
     }
     Err(last)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_parse() {
-        let (name, labels) =
-            parse_selector(r#"gateway_upstream_healthy{cluster="c", endpoint="blue"}"#).unwrap();
-        assert_eq!(name, "gateway_upstream_healthy");
-        assert_eq!(
-            labels,
-            vec![
-                ("cluster".into(), "c".into()),
-                ("endpoint".into(), "blue".into())
-            ]
-        );
-        assert_eq!(parse_selector("up").unwrap(), ("up".into(), vec![]));
-        assert!(parse_selector("x{a=b}").is_err());
-    }
 }

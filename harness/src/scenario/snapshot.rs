@@ -53,9 +53,39 @@ pub fn normalise(
     lines.join("\n") + "\n"
 }
 
+/// The families among `families` with no series in the `/metrics` text.
+pub fn missing_families<'a>(
+    metrics: &str,
+    families: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    let present: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let mut missing: Vec<String> = families
+        .into_iter()
+        .filter(|f| !present.contains(f.as_str()))
+        .cloned()
+        .collect();
+    missing.dedup();
+    missing
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_families_without_series() {
+        let text =
+            "# TYPE gateway_retries_total counter\ngateway_requests_total{route=\"a\"} 1\nup 1\n";
+        let asked = ["gateway_requests_total", "up", "gateway_retries_total"].map(String::from);
+        assert_eq!(
+            missing_families(text, &asked),
+            vec!["gateway_retries_total"]
+        );
+    }
 
     #[test]
     fn keeps_counters_drops_histograms_and_reduces_nonzero_families() {

@@ -1,9 +1,10 @@
 //! `body_mismatch`: a `Content-Length` larger than the body, then close.
 
+use super::raw::read_request_head;
 use super::{Behaviour, MockContext};
 use async_trait::async_trait;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Promises `declared` bytes, sends `body`, closes the connection.
@@ -18,16 +19,8 @@ pub struct BodyMismatch {
 #[async_trait]
 impl Behaviour for BodyMismatch {
     async fn serve(self: Arc<Self>, mut stream: TcpStream, ctx: Arc<MockContext>) {
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-            if head.len() > 64 * 1024 {
-                return;
-            }
+        if !read_request_head(&mut stream).await {
+            return;
         }
         ctx.count_hit();
         let response = format!(

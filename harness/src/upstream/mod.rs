@@ -8,17 +8,20 @@
 
 mod body_mismatch;
 mod cacheable;
+mod chunked_truncated;
 mod echo;
 mod fixed;
 mod flapping;
 mod h2c;
 mod http;
 mod mtls;
+mod raw;
 mod reset;
 mod slow;
 
 pub use body_mismatch::BodyMismatch;
 pub use cacheable::Cacheable;
+pub use chunked_truncated::ChunkedTruncated;
 pub use echo::Echo;
 pub use fixed::Fixed;
 pub use flapping::{FlapSchedule, Flapper};

@@ -1,0 +1,67 @@
+//! `traffic` (a batch of requests, checked at once) and
+//! `background_traffic` (load that runs during later steps until `join`).
+
+use super::{Problem, StepKind};
+use crate::scenario::model::{BackgroundStep, Scenario, TrafficStep};
+use crate::scenario::runner::Runner;
+use crate::traffic::{self, Background};
+use async_trait::async_trait;
+
+/// Request cap of background load that gives none.
+const BACKGROUND_CAP: usize = 100_000;
+
+#[async_trait]
+impl StepKind for TrafficStep {
+    fn describe(&self) -> String {
+        format!(
+            "traffic {} x {} {} (concurrency {})",
+            self.requests.unwrap_or(0),
+            self.method,
+            self.path,
+            self.concurrency
+        )
+    }
+
+    fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
+        match self.requests {
+            Some(_) => Ok(()),
+            None => Err((
+                "requests".into(),
+                "a traffic step needs a request count".into(),
+            )),
+        }
+    }
+
+    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
+        let before = runner.hits();
+        let spec = runner.traffic_spec(self, self.requests.unwrap_or(0))?;
+        let summary = traffic::run(&spec).await?;
+        runner.record_sent(&summary);
+        runner.check(&self.expect, &summary, &before)
+    }
+}
+
+#[async_trait]
+impl StepKind for BackgroundStep {
+    fn describe(&self) -> String {
+        format!(
+            "background_traffic `{}` {} {}",
+            self.0.name, self.0.method, self.0.path
+        )
+    }
+
+    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
+        let b = &self.0;
+        if runner.backgrounds.contains_key(&b.name) {
+            return Err(format!(
+                "background traffic `{}` is already running",
+                b.name
+            ));
+        }
+        let spec = runner.traffic_spec(b, b.requests.unwrap_or(BACKGROUND_CAP))?;
+        runner
+            .backgrounds
+            .insert(b.name.clone(), Background::start(spec, b.max_time));
+        Ok(String::new())
+    }
+}
