@@ -2,6 +2,9 @@
 //! real binary against mock upstreams on loopback.
 #![allow(dead_code)]
 
+pub mod raw;
+pub mod recorder;
+
 use harness::{GatewayProcess, Template};
 use std::collections::BTreeMap;
 use std::path::Path;
