@@ -2,6 +2,7 @@
 //! real binary against mock upstreams on loopback.
 #![allow(dead_code)]
 
+pub mod h2raw;
 pub mod raw;
 pub mod recorder;
 

@@ -47,6 +47,8 @@ impl Recorded {
 #[derive(Debug, Default)]
 struct Log {
     requests: Vec<Recorded>,
+    /// Request lines whose header section arrived, body complete or not.
+    started: Vec<String>,
     connections: usize,
     bytes: usize,
     /// Bytes left over that did not form a complete request (per connection).
@@ -96,6 +98,12 @@ impl Recorder {
             .iter()
             .map(|r| r.target().to_string())
             .collect()
+    }
+
+    /// Request lines of every request whose header section arrived, in
+    /// arrival order, including requests whose body never completed.
+    pub fn started(&self) -> Vec<String> {
+        lock(&self.log).started.clone()
     }
 
     /// Connections accepted so far.
@@ -159,12 +167,23 @@ const IDLE: Duration = Duration::from_secs(10);
 async fn serve(mut stream: TcpStream, log: Arc<Mutex<Log>>) {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
+    // Whether the head at the start of `buf` was already noted as started.
+    let mut noted = false;
     loop {
         // Frame as many complete requests as the buffer holds.
         loop {
+            if !noted {
+                if let Some(end) = find(&buf, b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]);
+                    let line = head.split("\r\n").next().unwrap_or("").to_string();
+                    lock(&log).started.push(line);
+                    noted = true;
+                }
+            }
             match frame(&buf) {
                 Framed::Complete(req, used, violation) => {
                     buf.drain(..used);
+                    noted = false;
                     let target = req.target().to_string();
                     {
                         let mut l = lock(&log);
