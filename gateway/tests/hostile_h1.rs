@@ -137,6 +137,7 @@ async fn content_length_and_chunked_together_use_chunked_and_close() {
         out.closed_early,
         "keep-alive must be off after CL+TE: {out:?}"
     );
+    assert_eq!(out.responses[0].header("x-target"), Some("/attack"));
     assert_nothing_smuggled(&s, &out);
     let reqs = s.main.requests();
     assert_eq!(reqs.len(), 1, "{}", s.main.summary());
