@@ -1,11 +1,20 @@
 //! The admin service: `/metrics`, `/healthz`, `/ready`, `GET /config` and
 //! `POST /config/reload`.
+//!
+//! Access: with `gateway.admin.token`, every endpoint but the probes
+//! (`/healthz`, `/ready`) needs `Authorization: Bearer TOKEN`. State-changing
+//! requests (`POST`) are refused when they carry an `Origin` header or a
+//! `Host` outside `allowed_hosts`, so a browser page cannot trigger them
+//! (cross-site requests and DNS rebinding).
 
+use crate::config::AdminConfig;
 use crate::metrics;
 use crate::state::GatewayState;
 use async_trait::async_trait;
+use http::header::{AUTHORIZATION, HOST, ORIGIN};
 use http::{Method, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
+use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;
 use std::sync::Arc;
@@ -13,12 +22,86 @@ use std::sync::Arc;
 /// Serves the admin endpoints over the gateway's state.
 pub struct AdminApp {
     state: Arc<GatewayState>,
+    access: Access,
+}
+
+/// Who may use the admin endpoints, from the startup config (admin settings
+/// change only with a restart).
+#[derive(Debug, Default)]
+struct Access {
+    token: Option<String>,
+    allowed_hosts: Vec<String>,
+}
+
+/// Why a request is refused.
+enum Refusal {
+    Unauthorized,
+    Forbidden(&'static str),
+}
+
+impl Access {
+    fn new(cfg: Option<&AdminConfig>) -> Self {
+        let Some(cfg) = cfg else {
+            return Access::default();
+        };
+        let allowed_hosts = match &cfg.allowed_hosts {
+            Some(hosts) => hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            None => vec![
+                cfg.address.to_string(),
+                format!("localhost:{}", cfg.address.0.port()),
+            ],
+        };
+        Access {
+            token: cfg.token.clone(),
+            allowed_hosts,
+        }
+    }
+
+    fn check(&self, req: &RequestHeader, path: &str) -> Result<(), Refusal> {
+        let probe = matches!(path, "/healthz" | "/ready");
+        if let (Some(token), false) = (&self.token, probe) {
+            let presented = req
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+                return Err(Refusal::Unauthorized);
+            }
+        }
+        if req.method == Method::POST {
+            if req.headers.contains_key(ORIGIN) {
+                return Err(Refusal::Forbidden(
+                    "state-changing admin requests must not come from a browser (Origin header)",
+                ));
+            }
+            let host = req
+                .headers
+                .get(HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            if !self.allowed_hosts.contains(&host) {
+                return Err(Refusal::Forbidden(
+                    "Host is not in gateway.admin.allowed_hosts",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl AdminApp {
     /// An admin app over the gateway's live state.
     pub fn new(state: Arc<GatewayState>) -> Self {
-        Self { state }
+        let access = Access::new(state.startup().config.gateway.admin.as_ref());
+        Self { state, access }
     }
 
     fn config_summary(&self) -> serde_json::Value {
@@ -78,9 +161,27 @@ impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let req = session.req_header();
         let (method, path) = (req.method.clone(), req.uri.path().to_string());
+        let access = self.access.check(req, &path);
         // Bodies are ignored; drain so keep-alive stays usable.
         if session.drain_request_body().await.is_err() {
             session.set_keepalive(None);
+        }
+        match access {
+            Ok(()) => {}
+            Err(Refusal::Unauthorized) => {
+                let mut resp = json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({ "error": "a valid bearer token is required" }),
+                );
+                resp.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+                return resp;
+            }
+            Err(Refusal::Forbidden(why)) => {
+                return json_reply(StatusCode::FORBIDDEN, json!({ "error": why }))
+            }
         }
         match (method, path.as_str()) {
             (Method::GET, "/metrics") => reply(

@@ -6,7 +6,13 @@
 //! is already on the wire, is closed unanswered: the client sees "connection
 //! closed before message completed". [`Drained`] delays that clean-up so such
 //! requests are read and served (with `Connection: close`) first.
+//!
+//! It is also where each new client connection gets its request-header
+//! deadline ([`crate::header_timeout`]), read from the current generation so
+//! a reload applies to new connections.
 
+use crate::header_timeout::HeaderDeadline;
+use crate::state::GatewayState;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::Stream;
@@ -17,20 +23,23 @@ use std::time::Duration;
 /// Longest clean-up delay; bounded by half the grace period as well.
 pub const MAX_DRAIN_DELAY: Duration = Duration::from_millis(500);
 
-/// A server app whose clean-up waits `delay` after the listeners stop.
+/// A server app whose clean-up waits `delay` after the listeners stop, and
+/// whose connections must send request headers in time.
 pub struct Drained<A> {
     inner: Arc<A>,
     delay: Duration,
+    state: Arc<GatewayState>,
 }
 
 impl<A> Drained<A> {
     /// Wraps `inner`; the delay is [`MAX_DRAIN_DELAY`] or half of
     /// `grace_period`, whichever is shorter, so it ends well within the
     /// grace period.
-    pub fn new(inner: A, grace_period: Duration) -> Self {
+    pub fn new(inner: A, grace_period: Duration, state: Arc<GatewayState>) -> Self {
         Drained {
             inner: Arc::new(inner),
             delay: MAX_DRAIN_DELAY.min(grace_period / 2),
+            state,
         }
     }
 }
@@ -42,6 +51,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Drained<A> {
         session: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let timeout = self.state.current().downstream.read_header_timeout;
+        let session = HeaderDeadline::wrap(session, timeout);
         self.inner.process_new(session, shutdown).await
     }
 

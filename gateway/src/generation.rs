@@ -3,6 +3,7 @@
 //! `arc-swap` load per request; a reload builds a new one beside it.
 
 use crate::config::{ConfigError, ConfigSource, LoadedConfig};
+use crate::downstream::Downstream;
 use crate::error_page::ErrorPage;
 use crate::headers::HeaderRules;
 use crate::metrics::{StatusCounters, METRICS};
@@ -23,6 +24,8 @@ pub struct Generation {
     pub routes: RouteTable,
     /// Clusters by name.
     pub clusters: BTreeMap<String, Arc<Cluster>>,
+    /// Client-side limits and path policy.
+    pub downstream: Downstream,
 }
 
 impl Generation {
@@ -87,12 +90,23 @@ impl Generation {
                 config_index: i,
             });
         }
+        let downstream = Downstream::new(&gw.downstream);
         Ok(Generation {
             id,
             loaded,
             routes: RouteTable::new(routes),
             clusters,
+            downstream,
         })
+    }
+
+    /// Publishes the generation's cluster metrics and health gauges. Building
+    /// has no side effects; this runs only once the whole generation built
+    /// and is about to be swapped in.
+    pub fn activate(&self) {
+        for cluster in self.clusters.values() {
+            cluster.activate();
+        }
     }
 
     /// Whether at least one route has an endpoint that can take traffic.

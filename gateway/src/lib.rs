@@ -2,17 +2,23 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map of modules and the request path.
 
+pub mod access_log;
 pub mod admin;
 pub mod config;
+pub mod downstream;
 pub mod drain;
 pub mod error_page;
 pub mod generation;
+pub mod header_timeout;
 pub mod headers;
 pub mod metrics;
+pub mod normalize;
 pub mod proxy;
 pub mod reload;
+pub mod request_id;
 pub mod rewrite;
 pub mod routing;
+pub mod runtime_dir;
 pub mod server;
 pub mod state;
 pub mod upstream;

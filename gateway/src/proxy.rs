@@ -1,11 +1,14 @@
 //! The one `ProxyHttp` implementation. Each phase delegates to the module
 //! that owns the concern; this file only orchestrates.
 
+use crate::access_log::Escaped;
 use crate::error_page;
 use crate::generation::Generation;
 use crate::metrics::StatusCounters;
+use crate::normalize::normalize_path;
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::GatewayState;
-use crate::upstream::{find_cookie, Cluster, EndpointRef};
+use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
 use async_trait::async_trait;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use http::HeaderValue;
@@ -13,16 +16,15 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType, Result, RetryType};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-const X_REQUEST_ID: &str = "x-request-id";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-/// Longest client-supplied request id accepted; longer ones are replaced.
-const MAX_REQUEST_ID_LEN: usize = 128;
+/// Status recorded for a request whose client left before any response.
+const CLIENT_CLOSED: u16 = 499;
 
 /// `gateway_requests_total` handles for requests that matched no route.
 static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
@@ -44,6 +46,9 @@ pub struct RequestCtx {
     started: Instant,
     generation: Option<Arc<Generation>>,
     route: Option<usize>,
+    /// A status decided before routing (bad path, size limit): answered by
+    /// `request_filter` without proxying.
+    rejection: Option<u16>,
     request_id: String,
     endpoint: Option<EndpointRef>,
     /// Endpoints already attempted (allocates only when retrying).
@@ -82,8 +87,15 @@ fn client_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr()?.as_inet().map(|a| a.ip())
 }
 
-/// Writes a gateway-generated error response.
-async fn respond_error(session: &mut Session, ctx: &RequestCtx, status: u16) -> Result<()> {
+/// Writes a gateway-generated error response. With `keep_alive` the client
+/// connection stays reusable when the whole request body has been read (or
+/// there is none); otherwise the response says `Connection: close`.
+async fn respond_error(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    keep_alive: bool,
+) -> Result<()> {
     let page = ctx
         .route_and_cluster()
         .and_then(|(r, _)| r.error_page.as_ref());
@@ -95,9 +107,16 @@ async fn respond_error(session: &mut Session, ctx: &RequestCtx, status: u16) -> 
         resp.insert_header(X_REQUEST_ID, id)?;
     }
     resp.insert_header("cache-control", "no-store")?;
-    session.set_keepalive(None);
+    if !keep_alive || !request_fully_read(session) {
+        session.set_keepalive(None);
+    }
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(rendered.body), true).await
+}
+
+/// Whether nothing of the request body is left unread on the connection.
+fn request_fully_read(session: &mut Session) -> bool {
+    session.is_body_empty() || session.is_body_done()
 }
 
 /// Status the client gets for a proxy error.
@@ -114,6 +133,12 @@ fn error_status(e: &Error) -> u16 {
             ErrorSource::Internal | ErrorSource::Unset => 500,
         },
     }
+}
+
+/// Whether the request can be sent again: idempotent, with its whole body
+/// still in the retry buffer.
+fn replayable(session: &Session) -> bool {
+    session.req_header().method.is_idempotent() && !session.as_ref().retry_buffer_truncated()
 }
 
 fn hash_key<'a>(cluster: &Cluster, session: &'a Session, ip_buf: &'a mut [u8; 16]) -> &'a [u8] {
@@ -149,6 +174,7 @@ impl ProxyHttp for GatewayProxy {
             started: Instant::now(),
             generation: None,
             route: None,
+            rejection: None,
             request_id: String::new(),
             endpoint: None,
             tried: Vec::new(),
@@ -160,22 +186,55 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    /// Request setup, before anything else looks at the request: generation,
+    /// request id, connection settings, size limits, path normalisation
+    /// (the upstream, rewrites and later phases all see the canonical
+    /// path) and route matching.
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         let generation = self.state.current();
-        let req = session.req_header();
-        ctx.request_id = match req.headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-            Some(id) if !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN => id.to_string(),
-            _ => uuid::Uuid::new_v4().simple().to_string(),
-        };
-        ctx.route = generation
-            .routes
-            .find(request_host(req), req.uri.path(), &req.method);
-        ctx.generation = Some(generation);
-        if ctx.route.is_none() {
-            respond_error(session, ctx, 404).await?;
-            return Ok(true);
+        let downstream = &generation.downstream;
+        downstream.apply_to_session(session);
+        ctx.request_id = request_id::for_request(session.req_header());
+        if let Err(exceeded) = downstream.check_limits(session.req_header()) {
+            ctx.rejection = Some(exceeded.status());
+        } else {
+            match normalize_path(session.req_header().uri.path(), &downstream.path) {
+                Ok(std::borrow::Cow::Borrowed(_)) => {}
+                Ok(std::borrow::Cow::Owned(path)) => {
+                    let req = session.req_header_mut();
+                    let uri =
+                        crate::rewrite::with_path_and_query(&req.uri, &path, req.uri.query())?;
+                    req.set_uri(uri);
+                }
+                Err(rejection) => {
+                    log::debug!("request refused: {rejection}");
+                    ctx.rejection = Some(400);
+                }
+            }
         }
-        Ok(false)
+        if ctx.rejection.is_none() {
+            let req = session.req_header();
+            ctx.route = generation
+                .routes
+                .find(request_host(req), req.uri.path(), &req.method);
+        }
+        ctx.generation = Some(generation);
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let refused = match (ctx.rejection, ctx.route) {
+            (Some(status), _) => status,
+            (None, None) => 404,
+            (None, Some(_)) => return Ok(false),
+        };
+        // Answered before proxying: the connection stays usable.
+        respond_error(session, ctx, refused, true).await?;
+        Ok(true)
     }
 
     async fn upstream_peer(
@@ -187,38 +246,50 @@ impl ProxyHttp for GatewayProxy {
             return Error::e_explain(ErrorType::InternalError, "no route selected");
         };
         let cluster = cluster.clone();
-        let pinned = match (&cluster.sticky, ctx.attempts) {
-            (Some(sticky), 0) => find_cookie(
-                session.req_header().headers.get_all(COOKIE).iter(),
-                &sticky.cookie,
-            ),
-            _ => None,
-        };
-        let mut ip_buf = [0u8; 16];
-        let key = hash_key(&cluster, session, &mut ip_buf);
-        let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
-            let status = if ctx.tried.is_empty() { 503 } else { 502 };
-            return Error::e_explain(
-                ErrorType::HTTPStatus(status),
-                format!("cluster {}: no available endpoint", cluster.name),
-            );
+        // A fresh connection replacing a stale pooled one goes to the same
+        // endpoint (and keeps the client's pin) while it is available.
+        let reconnect_to = ctx
+            .endpoint
+            .filter(|r| ctx.reconnecting && cluster.pool(r.backup).is_available(r.index));
+        let choice = match reconnect_to {
+            Some(r) => r,
+            None => {
+                let pinned = match (&cluster.sticky, ctx.attempts) {
+                    (Some(sticky), 0) => find_cookie(
+                        session.req_header().headers.get_all(COOKIE).iter(),
+                        &sticky.cookie,
+                    ),
+                    _ => None,
+                };
+                let mut ip_buf = [0u8; 16];
+                let key = hash_key(&cluster, session, &mut ip_buf);
+                let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
+                    let status = if ctx.tried.is_empty() { 503 } else { 502 };
+                    return Error::e_explain(
+                        ErrorType::HTTPStatus(status),
+                        format!("cluster {}: no available endpoint", cluster.name),
+                    );
+                };
+                if let Some(sticky) = &cluster.sticky {
+                    let id = cluster.endpoint(choice).sticky_id.as_str();
+                    if pinned != Some(id) {
+                        ctx.pin_cookie = sticky.set_cookie(id);
+                    }
+                }
+                choice
+            }
         };
         let endpoint = cluster.endpoint(choice);
-        if let Some(sticky) = &cluster.sticky {
-            if pinned != Some(endpoint.sticky_id.as_str()) {
-                ctx.pin_cookie = sticky.set_cookie(&endpoint.sticky_id);
-            }
-        }
         if choice.backup && !ctx.counted_failover {
             ctx.counted_failover = true;
-            cluster.failover_total.inc();
+            cluster.metrics().failover.inc();
         }
         if ctx.reconnecting {
             ctx.reconnecting = false;
         } else {
             ctx.attempts += 1;
             if ctx.attempts > 1 {
-                cluster.retries_total.inc();
+                cluster.metrics().retries.inc();
             }
         }
         ctx.status_retry = false;
@@ -253,25 +324,19 @@ impl ProxyHttp for GatewayProxy {
             || !route.query_rewrite.is_empty()
         {
             let uri = &upstream_request.uri;
-            let path = route
-                .path_rewrite
-                .apply(uri.path(), &route.prefix)
-                .unwrap_or_else(|| uri.path().to_string());
+            let path = route.path_rewrite.apply(uri.path(), &route.prefix).map_or(
+                std::borrow::Cow::Borrowed(uri.path()),
+                std::borrow::Cow::Owned,
+            );
             let query = if route.query_rewrite.is_empty() {
-                uri.query().map(str::to_string)
+                uri.query().map(std::borrow::Cow::Borrowed)
             } else {
-                route.query_rewrite.apply(uri.query())
+                route
+                    .query_rewrite
+                    .apply(uri.query())
+                    .map(std::borrow::Cow::Owned)
             };
-            let path_and_query = match query {
-                Some(q) => format!("{path}?{q}"),
-                None => path,
-            };
-            let new_uri = http::Uri::builder()
-                .path_and_query(path_and_query)
-                .build()
-                .map_err(|e| {
-                    Error::because(ErrorType::InvalidHTTPHeader, "rewritten URI is invalid", e)
-                })?;
+            let new_uri = crate::rewrite::with_path_and_query(uri, &path, query.as_deref())?;
             upstream_request.set_uri(new_uri);
         }
         route.request_headers.apply(upstream_request);
@@ -290,9 +355,9 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
             let counter = if reused {
-                &cluster.connections_reused
+                &cluster.metrics().connections_reused
             } else {
-                &cluster.connections_new
+                &cluster.metrics().connections_new
             };
             counter.inc();
             cluster.endpoint(r).passive.on_connect_success();
@@ -310,15 +375,19 @@ impl ProxyHttp for GatewayProxy {
         let Some((_, cluster)) = ctx.route_and_cluster() else {
             return Ok(());
         };
-        let retry = &cluster.retry;
-        if retry.retries_status(status)
-            && session.req_header().method.is_idempotent()
-            && !session.as_ref().retry_buffer_truncated()
-            && retry.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried)
-        {
+        if !cluster.retry.retries_status(status) {
+            return Ok(());
+        }
+        let input = RetryInput {
+            failure: Failure::Status(status),
+            replayable: replayable(session),
+            response_started: session.response_written().is_some(),
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        if cluster.retry.decide(&input) == RetryDecision::Retry {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.retryable_status.inc();
+                cluster.endpoint(r).attempts().retryable_status.inc();
             }
             ctx.status_retry = true;
             let mut e = Error::explain(ErrorType::HTTPStatus(status), "retryable upstream status");
@@ -348,7 +417,7 @@ impl ProxyHttp for GatewayProxy {
 
     fn fail_to_connect(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         _peer: &HttpPeer,
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
@@ -359,10 +428,14 @@ impl ProxyHttp for GatewayProxy {
         if let Some(r) = ctx.endpoint {
             cluster.on_connect_failure(r);
         }
-        let retry = cluster.retry.on_connect_failure
-            && cluster.retry.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried);
-        e.set_retry(retry);
+        let input = RetryInput {
+            failure: Failure::Connect,
+            replayable: replayable(session),
+            response_started: false,
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        e.set_retry(cluster.retry.decide(&input) == RetryDecision::Retry);
         e
     }
 
@@ -375,44 +448,33 @@ impl ProxyHttp for GatewayProxy {
         client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        let idempotent = session.req_header().method.is_idempotent()
-            && !session.as_ref().retry_buffer_truncated();
         let Some((_, cluster)) = ctx.route_and_cluster() else {
             e.set_retry(false);
             return e;
         };
-        // Once the client has a response header, another attempt would
-        // send it a second one: the error must reach the client instead.
-        let nothing_sent = session.response_written().is_none();
-        // A pooled connection the upstream had already closed (Pingora marks
-        // such errors `ReusedOnly`): reconnecting is transparent, neither an
-        // upstream failure nor a retry, and may use the same endpoint.
-        if nothing_sent && idempotent && client_reused && matches!(e.retry, RetryType::ReusedOnly) {
-            e.set_retry(true);
-            ctx.tried.pop();
-            ctx.reconnecting = true;
-            return e;
-        }
-        if !ctx.status_retry {
+        let failure = match (ctx.status_retry, e.etype()) {
+            (true, ErrorType::HTTPStatus(code)) => Failure::Status(*code),
+            _ => Failure::of(&e, client_reused),
+        };
+        let input = RetryInput {
+            failure,
+            replayable: replayable(session),
+            response_started: session.response_written().is_some(),
+            attempts_made: ctx.attempts,
+            candidate_left: cluster.has_candidate(&ctx.tried),
+        };
+        let decision = cluster.retry.decide(&input);
+        if failure.blames_endpoint() {
             if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts.error.inc();
+                cluster.endpoint(r).attempts().error.inc();
             }
         }
-        let policy = &cluster.retry;
-        let wanted = ctx.status_retry
-            || match e.etype() {
-                ErrorType::ReadTimedout | ErrorType::WriteTimedout => policy.on_timeout,
-                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => {
-                    policy.on_reset
-                }
-                _ => false,
-            };
-        let retry = nothing_sent
-            && idempotent
-            && wanted
-            && policy.has_budget(ctx.attempts)
-            && cluster.has_candidate(&ctx.tried);
-        e.set_retry(retry);
+        if decision == RetryDecision::Reconnect {
+            // Transparent: neither an upstream failure nor a retry.
+            ctx.tried.pop();
+            ctx.reconnecting = true;
+        }
+        e.set_retry(decision != RetryDecision::GiveUp);
         e
     }
 
@@ -422,9 +484,22 @@ impl ProxyHttp for GatewayProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(sent) = session.response_written().map(|r| r.status.as_u16()) {
+            // The client already has a response header (and maybe part of
+            // the body): a second body would corrupt it. End the message as
+            // incomplete instead: HTTP/1.1 closes without the final chunk
+            // or before Content-Length is met, HTTP/2 resets the stream.
+            session.downstream_session.shutdown().await;
+            return FailToProxy {
+                error_code: sent,
+                can_reuse_downstream: false,
+            };
+        }
         let code = error_status(e);
+        // Pingora decides reuse after a failed proxy attempt from the
+        // upstream exchange, not from this answer: announce the close.
         if code > 0 {
-            if let Err(write_err) = respond_error(session, ctx, code).await {
+            if let Err(write_err) = respond_error(session, ctx, code, false).await {
                 log::debug!("could not send the error response: {write_err}");
             }
         }
@@ -435,12 +510,17 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let status = match (session.response_written(), e) {
+            (Some(r), _) => r.status.as_u16(),
+            // The client went away before any response: 499, as in nginx.
+            (None, Some(e)) if *e.esource() == ErrorSource::Downstream => CLIENT_CLOSED,
+            (None, _) => 0,
+        };
         let elapsed = ctx.started.elapsed();
         let route = ctx.route_and_cluster().map(|(r, _)| r);
         if e.is_none() {
             if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
-                cluster.endpoint(r).attempts.success.inc();
+                cluster.endpoint(r).attempts().success.inc();
             }
         }
         match route {
@@ -459,9 +539,9 @@ impl ProxyHttp for GatewayProxy {
             };
             log::info!(
                 target: "access",
-                "method={} path={} status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
-                req.method,
-                req.uri.path(),
+                "method={} path=\"{}\" status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
+                Escaped(req.method.as_str()),
+                Escaped(req.uri.path()),
                 status,
                 ctx.route_name(),
                 cluster,
@@ -469,7 +549,8 @@ impl ProxyHttp for GatewayProxy {
                 ctx.attempts,
                 elapsed.as_secs_f64() * 1000.0,
                 ctx.request_id,
-                e.map(|e| format!(" error=\"{e}\"")).unwrap_or_default(),
+                e.map(|e| format!(" error=\"{}\"", Escaped(&e.to_string())))
+                    .unwrap_or_default(),
             );
         }
     }

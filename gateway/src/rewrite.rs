@@ -1,6 +1,27 @@
 //! Path and query rewriting applied before a request goes upstream.
 
 use crate::config::{QueryConfig, RewriteConfig};
+use http::uri::{PathAndQuery, Uri};
+use pingora::{Error, ErrorType, Result};
+
+/// `uri` with a new path and query, keeping its scheme and authority (an
+/// HTTP/2 request carries its host only there).
+pub fn with_path_and_query(uri: &Uri, path: &str, query: Option<&str>) -> Result<Uri> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            format!("rewritten URI is invalid: {e}"),
+        )
+    };
+    let pq = match query {
+        Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
+        None => PathAndQuery::try_from(path),
+    }
+    .map_err(|e| invalid(&e))?;
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts).map_err(|e| invalid(&e))
+}
 
 /// How the matched path prefix is rewritten.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,6 +154,17 @@ mod tests {
             Some("/internal/users")
         );
         assert_eq!(PathRewrite::None.apply("/v1/x", "/v1"), None);
+    }
+
+    #[test]
+    fn new_path_keeps_scheme_and_authority() {
+        let h2: Uri = "https://api.example.com/v1/x?a=1".parse().unwrap();
+        let out = with_path_and_query(&h2, "/x", Some("a=1&b=2")).unwrap();
+        assert_eq!(out.to_string(), "https://api.example.com/x?a=1&b=2");
+        let origin_form: Uri = "/v1/x".parse().unwrap();
+        let out = with_path_and_query(&origin_form, "/x", None).unwrap();
+        assert_eq!(out.to_string(), "/x");
+        assert!(with_path_and_query(&origin_form, "/a b", None).is_err());
     }
 
     #[test]

@@ -33,6 +33,27 @@ pub fn server_conf(config: &Config) -> ServerConf {
     }
 }
 
+/// Creates the default private directory when the pid file or upgrade
+/// socket lives there (see [`crate::runtime_dir`]).
+fn prepare_runtime_dir(config: &Config, loaded: &LoadedConfig) -> Result<(), ConfigError> {
+    let dir = crate::runtime_dir::default_dir();
+    for (key, path) in [
+        ("pid_file", &config.pid_file),
+        ("upgrade_sock", &config.upgrade_sock),
+    ] {
+        if std::path::Path::new(path).parent() == Some(dir.as_path()) {
+            crate::runtime_dir::ensure_private(&dir).map_err(|e| {
+                ConfigError::at(
+                    &loaded.source.display_name(),
+                    key,
+                    format!("cannot prepare the default directory: {e}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Builds a bootstrapped server ready to `run`. `opt` carries Pingora's CLI
 /// flags (`-d`, `-u`); its `conf` must already be taken out.
 pub fn build(
@@ -40,6 +61,7 @@ pub fn build(
     loaded: LoadedConfig,
 ) -> Result<(Server, Arc<GatewayState>), ConfigError> {
     let config = loaded.config.clone();
+    prepare_runtime_dir(&config, &loaded)?;
     let state = Arc::new(GatewayState::new(loaded)?);
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();
@@ -62,13 +84,17 @@ pub fn build(
         };
         let mut proxy =
             pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(state.clone()));
-        if h2c {
-            let mut options = HttpServerOptions::default();
-            options.h2c = true;
-            proxy.server_options = Some(options);
-        }
+        let mut options = HttpServerOptions::default();
+        options.h2c = h2c;
+        // Pingora counts reuses: a limit of N reuses serves N + 1 requests.
+        options.keepalive_request_limit = config
+            .gateway
+            .downstream
+            .max_requests_per_connection
+            .map(|n| n.saturating_sub(1));
+        proxy.server_options = Some(options);
         let grace = Duration::from_secs(config.grace_period_seconds);
-        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace));
+        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace, state.clone()));
         for addr in &addrs {
             service.add_tcp(addr);
         }

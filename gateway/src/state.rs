@@ -30,11 +30,18 @@ impl GatewayState {
     /// Compiles the first generation.
     pub fn new(loaded: LoadedConfig) -> Result<Self, ConfigError> {
         let generation = Generation::build(loaded.clone(), None, 1)?;
+        generation.activate();
         Ok(GatewayState {
             current: ArcSwap::from_pointee(generation),
             startup: loaded,
             reload_lock: Mutex::new(()),
         })
+    }
+
+    /// The config the process started with (listeners, admin and server
+    /// settings keep its values until a restart).
+    pub fn startup(&self) -> &LoadedConfig {
+        &self.startup
     }
 
     /// The generation serving now.
@@ -59,6 +66,7 @@ impl GatewayState {
                     needs_restart: restart_only_changes(&self.startup, &new.loaded),
                 };
                 let new = Arc::new(new);
+                new.activate();
                 self.current.store(new.clone());
                 forget_removed_endpoints(&old, &new);
                 METRICS.config_reloads.with_label_values(&["success"]).inc();

@@ -103,6 +103,61 @@ fn each_class_of_bad_config_names_its_key_path() {
             "relative prefix",
             variant("path_prefix: /", "path_prefix: v1"),
         ),
+        (
+            "bad size",
+            variant("routes:", "downstream: { max_uri_bytes: 8 parsecs }\n  routes:"),
+        ),
+        (
+            "header limit above Pingora's",
+            variant("routes:", "downstream: { max_header_bytes: 2MiB }\n  routes:"),
+        ),
+        (
+            "bad escaped_slashes",
+            variant("routes:", "downstream: { escaped_slashes: allow }\n  routes:"),
+        ),
+        (
+            "zero max_requests_per_connection",
+            variant(
+                "routes:",
+                "downstream: { max_requests_per_connection: 0 }\n  routes:",
+            ),
+        ),
+        (
+            "zero weight",
+            variant("127.0.0.1:3001\"", "127.0.0.1:3001\", weight: 0"),
+        ),
+        (
+            "weight beyond the bound",
+            variant("127.0.0.1:3001\"", "127.0.0.1:3001\", weight: 1000000000"),
+        ),
+        (
+            "error page content type that is no header value",
+            variant(
+                "cluster: api }",
+                "cluster: api, error_page: { file: e.html, content_type: \"text/html\\n\" } }",
+            ),
+        ),
+        (
+            "query value that breaks the URI",
+            variant(
+                "cluster: api }",
+                "cluster: api, query: { set: { v: \"a b\" } } }",
+            ),
+        ),
+        (
+            "query name with a separator",
+            variant(
+                "cluster: api }",
+                "cluster: api, query: { set: { \"a&b\": \"1\" } } }",
+            ),
+        ),
+        (
+            "replacement prefix that breaks the URI",
+            variant(
+                "path_prefix: / }",
+                "path_prefix: / }, rewrite: { replace_prefix: \"/a b\" }",
+            ),
+        ),
         ("yaml syntax", variant("routes:", "routes: [")),
         (
             "missing section",
@@ -173,4 +228,15 @@ fn check_flag_exits_0_for_good_and_1_for_bad_configs_with_the_message() {
         Some(0),
         "the embedded default config is valid"
     );
+}
+
+#[test]
+fn pid_file_and_upgrade_socket_default_to_a_private_directory_not_shared_tmp() {
+    let cfg = parse(GOOD, "good.yaml", &env).unwrap();
+    let private = gateway::runtime_dir::default_dir();
+    for path in [&cfg.pid_file, &cfg.upgrade_sock] {
+        let parent = std::path::Path::new(path).parent().unwrap();
+        assert_eq!(parent, private, "{path}");
+        assert_ne!(parent, std::env::temp_dir(), "{path}");
+    }
 }

@@ -24,6 +24,11 @@ gateway:
   routes:
     - { name: h1, match: { path_prefix: / }, cluster: h1 }
     - { name: h2, match: { path_prefix: /h2 }, cluster: h2 }
+    - name: h2rewrite
+      match: { path_prefix: /rewrite }
+      cluster: h2
+      rewrite: { strip_prefix: true }
+      query: { remove: [drop], set: { added: "1" } }
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,4 +75,30 @@ async fn h2c_listener_h2c_upstream_and_connection_reuse() {
         reused >= 9.0,
         "sequential requests should reuse pooled connections, got {reused}"
     );
+}
+
+/// An HTTP/2 request carries its host in the URI's authority, not a Host
+/// header: a path or query rewrite must keep it, or the h2 upstream request
+/// cannot be built ("no authority").
+#[tokio::test(flavor = "multi_thread")]
+async fn rewrites_keep_the_authority_from_an_h2c_listener_to_an_h2c_cluster() {
+    let echo = MockUpstream::start("echo", Echo).await.unwrap();
+    let gw = start(&Template::new(CONFIG).upstream("echo", echo.addr())).await;
+    let url = format!(
+        "http://127.0.0.1:{}/rewrite/items?keep=1&drop=2",
+        gw.var("port.h2c").unwrap()
+    );
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = client.get(&url).send().await.expect("h2c request");
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["path"], "/items");
+    assert_eq!(doc["query"], "keep=1&added=1");
+    assert_eq!(doc["version"], "HTTP/2.0");
 }

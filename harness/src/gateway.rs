@@ -232,7 +232,9 @@ impl GatewayProcess {
         let deadline = std::time::Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok(r) = self.client.get(&url).send().await {
-                if r.status() == 200 {
+                // The admin service can answer before the proxy service has
+                // bound its listener: ready means both.
+                if r.status() == 200 && self.proxy_accepts().await {
                     return Ok(());
                 }
             }
@@ -249,6 +251,15 @@ impl GatewayProcess {
                 ));
             }
             tokio::time::sleep(wait::POLL_INTERVAL).await;
+        }
+    }
+
+    async fn proxy_accepts(&self) -> bool {
+        match self.var("port.proxy") {
+            Some(_) => tokio::net::TcpStream::connect(self.proxy_addr())
+                .await
+                .is_ok(),
+            None => true,
         }
     }
 

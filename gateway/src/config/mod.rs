@@ -9,11 +9,13 @@ mod env;
 mod error;
 mod model;
 mod validate;
+mod validate_downstream;
 mod values;
 
 pub use error::ConfigError;
 pub use model::*;
-pub use values::{Address, HashKey, HumanDuration, Rate, RetryOn};
+pub use validate_downstream::PINGORA_MAX_HEADER_BYTES;
+pub use values::{Address, ByteSize, HashKey, HumanDuration, Rate, RetryOn};
 
 use std::path::{Path, PathBuf};
 

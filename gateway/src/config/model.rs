@@ -4,7 +4,7 @@
 //! path instead of a silently ignored setting. The proxy never reads these
 //! types on the request path; `crate::generation` compiles them first.
 
-use super::values::{Address, HashKey, HumanDuration, RetryOn};
+use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,10 +26,11 @@ pub struct Config {
     /// Idle upstream connections kept for reuse.
     #[serde(default = "default_keepalive_pool")]
     pub upstream_keepalive_pool_size: usize,
-    /// Where the pid file goes.
+    /// Where the pid file goes (see `crate::runtime_dir` for the default).
     #[serde(default = "default_pid_file")]
     pub pid_file: String,
-    /// Unix socket used to hand listeners to a new process on upgrade.
+    /// Unix socket used to hand listeners to a new process on upgrade (see
+    /// `crate::runtime_dir` for the default).
     #[serde(default = "default_upgrade_sock")]
     pub upgrade_sock: String,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGQUIT.
@@ -61,6 +62,69 @@ pub struct GatewayConfig {
     pub clusters: BTreeMap<String, ClusterConfig>,
     /// Request matchers, tried most specific first.
     pub routes: Vec<RouteConfig>,
+    /// Limits and path handling for client connections and requests.
+    #[serde(default)]
+    pub downstream: DownstreamConfig,
+}
+
+/// Limits and path handling for client connections, applied to every
+/// listener before a request is routed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamConfig {
+    /// Longest time from the first byte of an HTTP/1.x request to the end of
+    /// its header; slower clients are disconnected (slowloris defence).
+    #[serde(default = "default_read_header_timeout")]
+    pub read_header_timeout: HumanDuration,
+    /// How long an idle keep-alive connection waits for its next request
+    /// (whole seconds; rounded up).
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout: HumanDuration,
+    /// Requests served on one HTTP/1.x connection before it is closed
+    /// (unlimited when absent).
+    #[serde(default)]
+    pub max_requests_per_connection: Option<u32>,
+    /// Longest request target (path and query); longer gets 414.
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: ByteSize,
+    /// Largest request header section (names, values and separators);
+    /// larger gets 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
+    /// Collapse runs of `/` in the path before routing.
+    #[serde(default = "default_true")]
+    pub merge_slashes: bool,
+    /// What to do with `%2F` and `%5C` in the path.
+    #[serde(default)]
+    pub escaped_slashes: EscapedSlashes,
+}
+
+impl Default for DownstreamConfig {
+    fn default() -> Self {
+        DownstreamConfig {
+            read_header_timeout: default_read_header_timeout(),
+            keepalive_timeout: default_keepalive_timeout(),
+            max_requests_per_connection: None,
+            max_uri_bytes: default_max_uri_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::default(),
+        }
+    }
+}
+
+/// Handling of percent-encoded slashes (`%2F`) and backslashes (`%5C`) in a
+/// request path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscapedSlashes {
+    /// Answer 400.
+    #[default]
+    Reject,
+    /// Pass them on encoded; they do not separate path segments.
+    Keep,
+    /// Decode them to `/` before routing and dot-segment removal.
+    Decode,
 }
 
 /// One proxy listener.
@@ -75,11 +139,42 @@ pub struct ListenerConfig {
 }
 
 /// The admin listener.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address to bind.
     pub address: Address,
+    /// Bearer token required by every admin endpoint except `/healthz` and
+    /// `/ready` (`${ENV}` works). Required when `address` is not loopback.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `Host` values accepted by state-changing requests (`POST`); the
+    /// admin address itself and `localhost:PORT` when absent.
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// Shown instead of a secret in debug output.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StickyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StickyConfig")
+            .field("cookie", &self.cookie)
+            .field("max_age", &self.max_age)
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .finish()
+    }
 }
 
 /// A named group of endpoints with its balancing, health and retry policy.
@@ -202,7 +297,7 @@ pub enum Balance {
 }
 
 /// Cookie-based session affinity.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StickyConfig {
     /// Cookie name.
@@ -210,6 +305,11 @@ pub struct StickyConfig {
     /// Cookie lifetime; a session cookie when absent.
     #[serde(default)]
     pub max_age: Option<HumanDuration>,
+    /// Key of the cookie's endpoint ids (`${ENV}` works). Without it a
+    /// random key per process is used: pins then end at a restart and do
+    /// not carry across instances.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// Kind of active health check.
@@ -434,6 +534,18 @@ pub struct ErrorPageConfig {
     pub content_type: String,
 }
 
+fn default_read_header_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_keepalive_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_max_uri_bytes() -> ByteSize {
+    ByteSize(8 * 1024)
+}
+fn default_max_header_bytes() -> ByteSize {
+    ByteSize(64 * 1024)
+}
 fn default_version() -> usize {
     1
 }
@@ -447,10 +559,16 @@ fn default_keepalive_pool() -> usize {
     128
 }
 fn default_pid_file() -> String {
-    "/tmp/gateway.pid".into()
+    crate::runtime_dir::default_dir()
+        .join("gateway.pid")
+        .display()
+        .to_string()
 }
 fn default_upgrade_sock() -> String {
-    "/tmp/gateway_upgrade.sock".into()
+    crate::runtime_dir::default_dir()
+        .join("upgrade.sock")
+        .display()
+        .to_string()
 }
 fn default_grace_period() -> u64 {
     5

@@ -7,6 +7,16 @@ use http::{HeaderName, HeaderValue, Method};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
+/// Largest endpoint `weight`. Pingora's weighted selection allocates one
+/// slot per unit of weight, and Ketama places 160 ring points per unit and
+/// sums the weights in a `u32`: unbounded weights exhaust memory or panic.
+pub const MAX_WEIGHT: usize = 1000;
+
+/// Largest sum of the weights in one pool (primary or backup). It bounds a
+/// pool's selector to 10 000 slots (20 KB) or 1.6 million Ketama points
+/// (~13 MB), and the endpoint count below the 65 535 Pingora can index.
+pub const MAX_POOL_WEIGHT: usize = 10_000;
+
 /// Returns the first problem found, with its key path.
 pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     let err = |path: String, msg: String| ConfigError::at(file, path, msg);
@@ -21,6 +31,10 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     }
     let gw = &config.gateway;
     validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
+    super::validate_downstream::validate_downstream(&gw.downstream).map_err(|(p, m)| err(p, m))?;
+    if let Some(admin) = &gw.admin {
+        validate_admin(admin).map_err(|(p, m)| err(p, m))?;
+    }
     if gw.clusters.is_empty() {
         return Err(err(
             "gateway.clusters".into(),
@@ -65,6 +79,41 @@ fn validate_listeners(gw: &GatewayConfig) -> Result<(), Problem> {
     Ok(())
 }
 
+fn validate_admin(admin: &AdminConfig) -> Result<(), Problem> {
+    match admin.token.as_deref() {
+        Some(token) if token.len() < 16 || token.contains(|c: char| c.is_whitespace() || c.is_control()) => {
+            return Err((
+                "gateway.admin.token".into(),
+                "expected at least 16 characters without spaces (e.g. `${GATEWAY_ADMIN_TOKEN}`)".into(),
+            ))
+        }
+        None if !admin.address.0.ip().is_loopback() => {
+            return Err((
+                "gateway.admin.token".into(),
+                format!(
+                    "the admin address `{}` is not loopback, so a token is required (e.g. `token: ${{GATEWAY_ADMIN_TOKEN}}`)",
+                    admin.address
+                ),
+            ))
+        }
+        _ => {}
+    }
+    for (i, host) in admin.allowed_hosts.iter().flatten().enumerate() {
+        if host.is_empty()
+            || HeaderValue::from_str(host).is_err()
+            || host.contains(char::is_whitespace)
+        {
+            return Err((
+                format!("gateway.admin.allowed_hosts[{i}]"),
+                format!(
+                    "`{host}` is not a host; expected `admin.example.com:9090` or `10.0.0.5:9090`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> {
     if cluster.endpoints.is_empty() {
         return Err((
@@ -81,10 +130,13 @@ fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> 
     for (pool, endpoints) in pools {
         for (i, ep) in endpoints.iter().enumerate() {
             let ep_path = format!("{path}.{pool}[{i}]");
-            if ep.weight == 0 {
+            if !(1..=MAX_WEIGHT).contains(&ep.weight) {
                 return Err((
                     format!("{ep_path}.weight"),
-                    "expected a weight of at least 1".into(),
+                    format!(
+                        "weight {} is out of range; expected 1 to {MAX_WEIGHT}",
+                        ep.weight
+                    ),
                 ));
             }
             if !addrs.insert(ep.address) {
@@ -100,6 +152,16 @@ fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> 
                     format!("endpoint name `{label}` appears twice in this cluster"),
                 ));
             }
+        }
+        // Each weight is at most MAX_WEIGHT here, so the sum cannot overflow.
+        let total: usize = endpoints.iter().map(|e| e.weight).sum();
+        if total > MAX_POOL_WEIGHT {
+            return Err((
+                format!("{path}.{pool}"),
+                format!(
+                    "the weights add up to {total}; expected at most {MAX_POOL_WEIGHT} per pool"
+                ),
+            ));
         }
     }
     if let Some(hc) = &cluster.health_check {
@@ -304,12 +366,26 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
                 ));
             }
             if let Some(p) = &rw.replace_prefix {
-                if !p.starts_with('/') {
+                if !p.starts_with('/') || p.contains(['?', '#']) || !is_uri_part(p) {
                     return Err((
                         format!("{path}.rewrite.replace_prefix"),
-                        format!("`{p}` must start with `/`"),
+                        format!("`{p}` must start with `/` and be a valid URI path (no spaces, `?` or `#`; percent-encode other characters)"),
                     ));
                 }
+            }
+        }
+        if let Some(query) = &route.query {
+            validate_query(query, &format!("{path}.query"))?;
+        }
+        if let Some(page) = &route.error_page {
+            if HeaderValue::from_str(&page.content_type).is_err() {
+                return Err((
+                    format!("{path}.error_page.content_type"),
+                    format!(
+                        "`{}` is not a valid header value; expected a media type such as `text/html; charset=utf-8`",
+                        page.content_type.escape_debug()
+                    ),
+                ));
             }
         }
         for (key, rules) in [
@@ -319,6 +395,39 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
             if let Some(rules) = rules {
                 validate_header_rules(rules, &format!("{path}.{key}"))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `s` (a path, or `/?` plus a query) can be part of a request URI
+/// exactly as written, as the upstream request is rebuilt from it.
+fn is_uri_part(s: &str) -> bool {
+    http::uri::PathAndQuery::from_str(s).is_ok_and(|pq| pq.as_str() == s)
+}
+
+fn validate_query(query: &QueryConfig, path: &str) -> Result<(), Problem> {
+    for (name, value) in &query.set {
+        let key_path = format!("{path}.set.{name}");
+        if name.is_empty() || name.contains(['&', '=', '#']) || !is_uri_part(&format!("/?{name}")) {
+            return Err((
+                key_path,
+                format!("`{name}` is not a valid query parameter name; expected URI query characters without `&`, `=`, `#` or spaces (percent-encode others)"),
+            ));
+        }
+        if value.contains(['&', '#']) || !is_uri_part(&format!("/?{name}={value}")) {
+            return Err((
+                key_path,
+                format!("`{value}` is not a valid query parameter value; expected URI query characters without `&`, `#` or spaces (percent-encode others)"),
+            ));
+        }
+    }
+    for (i, name) in query.remove.iter().enumerate() {
+        if name.is_empty() {
+            return Err((
+                format!("{path}.remove[{i}]"),
+                "expected a query parameter name".into(),
+            ));
         }
     }
     Ok(())

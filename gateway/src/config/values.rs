@@ -117,6 +117,72 @@ impl fmt::Display for Rate {
 }
 human_serde!(Rate);
 
+/// A size in bytes written as an integer (`65536`) or with a unit (`64KiB`,
+/// `1MiB`, `2MB`): binary units are powers of 1024, decimal ones of 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// The size as `usize` (saturating on 32-bit targets).
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+impl HumanValue for ByteSize {
+    const EXPECTING: &'static str = "a size such as `65536`, `64KiB` or `1MiB`";
+    fn parse_human(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(n) = t.parse::<u64>() {
+            return Ok(ByteSize(n));
+        }
+        // bytesize accepts fractions and spaces (`1.5 MiB`) and both unit families.
+        t.parse::<bytesize::ByteSize>()
+            .map(|b| ByteSize(b.as_u64()))
+            .map_err(|_| format!("`{s}` is not a size"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(ByteSize::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse_human(v)
+                    .map_err(|m| E::custom(format!("{m}; expected {}", ByteSize::EXPECTING)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v).map(ByteSize).map_err(|_| {
+                    E::custom(format!(
+                        "`{v}` is negative; expected {}",
+                        ByteSize::EXPECTING
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
 /// A socket address (`127.0.0.1:8080`, `[::1]:8080`). Host names are refused:
 /// resolving them would block the proxy's threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -298,5 +364,20 @@ mod tests {
         assert!(HashKey::parse_human("query:x").is_err());
         assert_eq!(RetryOn::parse_human("503").unwrap(), RetryOn::Status(503));
         assert!(RetryOn::parse_human("700").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_from_integers_and_units() {
+        assert_eq!(ByteSize::parse_human("65536").unwrap().0, 65536);
+        assert_eq!(ByteSize::parse_human("64KiB").unwrap().0, 64 * 1024);
+        assert_eq!(ByteSize::parse_human("1 MiB").unwrap().0, 1024 * 1024);
+        assert_eq!(ByteSize::parse_human("2MB").unwrap().0, 2_000_000);
+        assert!(ByteSize::parse_human("lots").is_err());
+        assert!(ByteSize::parse_human("-1").is_err());
+        let from_yaml: ByteSize = serde_yaml::from_str("8192").unwrap();
+        assert_eq!(from_yaml.0, 8192);
+        let from_yaml: ByteSize = serde_yaml::from_str("\"8KiB\"").unwrap();
+        assert_eq!(from_yaml.0, 8192);
+        assert!(serde_yaml::from_str::<ByteSize>("-5").is_err());
     }
 }

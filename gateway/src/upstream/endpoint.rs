@@ -1,5 +1,6 @@
-//! One upstream endpoint: address, label, peer template, passive health
-//! state and pre-resolved metric handles.
+//! One upstream endpoint: address, label, peer template, health state and
+//! its metric handles (resolved when its generation goes live, not while it
+//! is built, so building has no side effects).
 
 use super::passive::PassiveState;
 use super::tls;
@@ -8,6 +9,8 @@ use crate::metrics::{outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::{IntCounter, IntGauge};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::OnceLock;
 
 /// An endpoint of a cluster pool.
 pub struct Endpoint {
@@ -15,6 +18,8 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// Name in metrics and logs (`name` from config, or the address).
     pub label: String,
+    /// Name of the cluster it belongs to.
+    cluster: String,
     /// Opaque id written into sticky cookies (does not reveal the address).
     pub sticky_id: String,
     /// Peer with this cluster's timeouts, protocol and TLS settings, cloned
@@ -22,9 +27,18 @@ pub struct Endpoint {
     pub peer: HttpPeer,
     /// Passive health state.
     pub passive: PassiveState,
+    /// Active health as the checks last decided (Pingora's view, mirrored
+    /// here so the gauge can combine it with passive ejection). New
+    /// endpoints start healthy, as in Pingora.
+    active_healthy: AtomicBool,
+    metrics: OnceLock<EndpointMetrics>,
+}
+
+/// Metric handles of one endpoint.
+pub struct EndpointMetrics {
     /// `gateway_upstream_healthy` for this endpoint.
-    pub healthy_gauge: IntGauge,
-    /// Attempt outcome counters.
+    pub healthy: IntGauge,
+    /// `gateway_upstream_attempts_total` for this endpoint.
     pub attempts: AttemptCounters,
 }
 
@@ -41,34 +55,75 @@ pub struct AttemptCounters {
 }
 
 impl Endpoint {
-    /// Builds the endpoint of `cluster_name` from its config.
-    pub fn new(cluster_name: &str, cluster: &ClusterConfig, cfg: &EndpointConfig) -> Self {
+    /// Builds the endpoint of `cluster_name` from its config. Pure: metrics
+    /// are untouched until [`Endpoint::activate`].
+    pub fn new(
+        cluster_name: &str,
+        cluster: &ClusterConfig,
+        cfg: &EndpointConfig,
+        sticky_id: String,
+    ) -> Self {
         let addr = cfg.address.0;
-        let label = cfg.name.clone().unwrap_or_else(|| addr.to_string());
-        let attempt = |o: &str| {
-            METRICS
-                .upstream_attempts
-                .with_label_values(&[cluster_name, label.as_str(), o])
-        };
-        let attempts = AttemptCounters {
-            success: attempt(outcome::SUCCESS),
-            connect_failure: attempt(outcome::CONNECT_FAILURE),
-            error: attempt(outcome::ERROR),
-            retryable_status: attempt(outcome::RETRYABLE_STATUS),
-        };
-        let healthy_gauge = METRICS
-            .upstream_healthy
-            .with_label_values(&[cluster_name, label.as_str()]);
-        healthy_gauge.set(1);
         Endpoint {
             addr,
-            sticky_id: sticky_id(cluster_name, &addr),
+            label: cfg.name.clone().unwrap_or_else(|| addr.to_string()),
+            cluster: cluster_name.to_string(),
+            sticky_id,
             peer: build_peer(addr, cluster),
-            label,
             passive: PassiveState::default(),
-            healthy_gauge,
-            attempts,
+            active_healthy: AtomicBool::new(true),
+            metrics: OnceLock::new(),
         }
+    }
+
+    /// The endpoint's metric handles (resolved on first use).
+    pub fn metrics(&self) -> &EndpointMetrics {
+        self.metrics.get_or_init(|| {
+            let (cluster, label) = (self.cluster.as_str(), self.label.as_str());
+            let attempt = |o: &str| {
+                METRICS
+                    .upstream_attempts
+                    .with_label_values(&[cluster, label, o])
+            };
+            EndpointMetrics {
+                healthy: METRICS
+                    .upstream_healthy
+                    .with_label_values(&[cluster, label]),
+                attempts: AttemptCounters {
+                    success: attempt(outcome::SUCCESS),
+                    connect_failure: attempt(outcome::CONNECT_FAILURE),
+                    error: attempt(outcome::ERROR),
+                    retryable_status: attempt(outcome::RETRYABLE_STATUS),
+                },
+            }
+        })
+    }
+
+    /// Attempt outcome counters.
+    pub fn attempts(&self) -> &AttemptCounters {
+        &self.metrics().attempts
+    }
+
+    /// Publishes the endpoint's metrics; called once its generation is about
+    /// to serve.
+    pub fn activate(&self) {
+        self.refresh_gauge();
+    }
+
+    /// Whether active checks and passive health both let it take traffic.
+    pub fn is_eligible(&self) -> bool {
+        self.active_healthy.load(Relaxed) && !self.passive.is_ejected()
+    }
+
+    /// Records the active checks' verdict and updates the gauge.
+    pub fn set_active_health(&self, healthy: bool) {
+        self.active_healthy.store(healthy, Relaxed);
+        self.refresh_gauge();
+    }
+
+    /// Sets `gateway_upstream_healthy` from the current state.
+    pub fn refresh_gauge(&self) {
+        self.metrics().healthy.set(i64::from(self.is_eligible()));
     }
 }
 
@@ -90,15 +145,4 @@ fn build_peer(addr: SocketAddr, cluster: &ClusterConfig) -> HttpPeer {
     }
     tls::configure_peer(&mut peer, addr, cluster);
     peer
-}
-
-/// FNV-1a over the cluster name and address: stable across restarts and
-/// reloads, so sticky cookies survive both.
-fn sticky_id(cluster: &str, addr: &SocketAddr) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in cluster.bytes().chain([0]).chain(addr.to_string().bytes()) {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

@@ -164,7 +164,9 @@ impl HealthCheck for ActiveCheck {
                         self.cluster,
                         ep.label
                     );
-                    ep.healthy_gauge.set(1);
+                    // Still 0 if the checks have not yet made it healthy
+                    // (`healthy_after`): it is not selectable before that.
+                    ep.refresh_gauge();
                 }
             }
         }
@@ -184,8 +186,7 @@ impl HealthCheck for ActiveCheck {
                 if healthy { "healthy" } else { "unhealthy" },
             ])
             .inc();
-        ep.healthy_gauge
-            .set(i64::from(healthy && !ep.passive.is_ejected()));
+        ep.set_active_health(healthy);
     }
 
     fn backend_summary(&self, target: &Backend) -> String {
@@ -226,6 +227,7 @@ impl BackgroundService for HealthService {
         loop {
             let generation = self.state.current();
             for cluster in generation.clusters.values() {
+                cluster.end_expired_ejections();
                 if cluster.health_check_due() {
                     let cluster = cluster.clone();
                     tokio::spawn(async move { cluster.run_health_check().await });

@@ -10,10 +10,10 @@ mod retry;
 mod sticky;
 mod tls;
 
-pub use endpoint::Endpoint;
+pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
 pub use health::{ActiveCheck, HealthService};
 pub use pool::Pool;
-pub use retry::RetryPolicy;
+pub use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
 pub use sticky::{find_cookie, Sticky};
 pub use tls::load_files as load_tls_files;
 
@@ -23,7 +23,7 @@ use clock::now_ms;
 use prometheus::IntCounter;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Which endpoint of a cluster an attempt went to.
@@ -57,10 +57,15 @@ pub struct Cluster {
     /// Connect failures that eject an endpoint (0: never).
     pub passive_threshold: u32,
     schedule: CheckSchedule,
+    metrics: OnceLock<ClusterMetrics>,
+}
+
+/// Metric handles of one cluster.
+pub struct ClusterMetrics {
     /// `gateway_retries_total{cluster}`.
-    pub retries_total: IntCounter,
+    pub retries: IntCounter,
     /// `gateway_failover_total{cluster}`.
-    pub failover_total: IntCounter,
+    pub failover: IntCounter,
     /// `gateway_upstream_connections_total{cluster,reused="false"}`.
     pub connections_new: IntCounter,
     /// `gateway_upstream_connections_total{cluster,reused="true"}`.
@@ -75,25 +80,21 @@ struct CheckSchedule {
 }
 
 impl Cluster {
-    /// Builds a cluster from its config.
+    /// Builds a cluster from its config. Pure: no metric is registered or
+    /// set until [`Cluster::activate`], so a rejected reload leaves no trace.
     pub fn new(name: &str, cfg: &ClusterConfig) -> Arc<Self> {
         let make_check = |eps| {
             cfg.health_check
                 .as_ref()
                 .map(|hc| ActiveCheck::new(name, hc, eps))
         };
-        let primary = Pool::new(name, cfg, &cfg.endpoints, make_check);
-        let backup =
-            (!cfg.backup.is_empty()).then(|| Pool::new(name, cfg, &cfg.backup, make_check));
+        let sticky = cfg.sticky.as_ref().map(|s| Sticky::new(name, s));
+        let primary = Pool::new(name, cfg, &cfg.endpoints, sticky.as_ref(), make_check);
+        let backup = (!cfg.backup.is_empty())
+            .then(|| Pool::new(name, cfg, &cfg.backup, sticky.as_ref(), make_check));
         let hash_key = match &cfg.balance {
             Balance::ConsistentHash { key } => Some(key.clone()),
             _ => None,
-        };
-        let counter = |vec: &prometheus::IntCounterVec| vec.with_label_values(&[name]);
-        let connections = |reused: &str| {
-            METRICS
-                .upstream_connections
-                .with_label_values(&[name, reused])
         };
         Arc::new(Cluster {
             name: name.to_string(),
@@ -102,7 +103,7 @@ impl Cluster {
             backup,
             retry: RetryPolicy::new(&cfg.retries),
             hash_key,
-            sticky: cfg.sticky.as_ref().map(Sticky::new),
+            sticky,
             passive_cooldown: cfg
                 .health_check
                 .is_none()
@@ -113,11 +114,55 @@ impl Cluster {
                 next_due_ms: AtomicU64::new(0),
                 running: AtomicBool::new(false),
             },
-            retries_total: counter(&METRICS.retries),
-            failover_total: counter(&METRICS.failover),
-            connections_new: connections("false"),
-            connections_reused: connections("true"),
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// The cluster's metric handles (resolved on first use).
+    pub fn metrics(&self) -> &ClusterMetrics {
+        self.metrics.get_or_init(|| {
+            let name = self.name.as_str();
+            let connections = |reused: &str| {
+                METRICS
+                    .upstream_connections
+                    .with_label_values(&[name, reused])
+            };
+            ClusterMetrics {
+                retries: METRICS.retries.with_label_values(&[name]),
+                failover: METRICS.failover.with_label_values(&[name]),
+                connections_new: connections("false"),
+                connections_reused: connections("true"),
+            }
+        })
+    }
+
+    /// Publishes the cluster's metrics and endpoint health gauges. Called
+    /// once the whole generation is built and about to serve; harmless to
+    /// repeat for a cluster carried over from the previous generation.
+    pub fn activate(&self) {
+        self.metrics();
+        for (_, pool) in self.pools() {
+            for ep in pool.endpoints.iter() {
+                ep.activate();
+            }
+        }
+    }
+
+    /// Ends passive ejections whose cooldown has passed, so the health gauge
+    /// follows even when no request or check touches the endpoint.
+    pub fn end_expired_ejections(&self) {
+        for (_, pool) in self.pools() {
+            for ep in pool.endpoints.iter() {
+                if ep.passive.take_expired() {
+                    log::info!(
+                        "cluster {} endpoint {}: passive ejection cooldown ended",
+                        self.name,
+                        ep.label
+                    );
+                    ep.refresh_gauge();
+                }
+            }
+        }
     }
 
     /// The pool an [`EndpointRef`] points into.
@@ -138,20 +183,26 @@ impl Cluster {
     }
 
     /// Chooses an endpoint not in `tried`: the `pinned` sticky endpoint if it
-    /// is available, else by the balancer from the primary pool, else from
-    /// the backup pool.
+    /// is available (a backup one only while no primary is), else by the
+    /// balancer from the primary pool, else from the backup pool. A client
+    /// pinned to a backup endpoint thus moves back, and is re-pinned, once a
+    /// primary recovers.
     pub fn choose(
         &self,
         key: &[u8],
         pinned: Option<&str>,
         tried: &[SocketAddr],
     ) -> Option<EndpointRef> {
-        if let Some(id) = pinned {
+        if let Some(id) = pinned.filter(|_| self.sticky.is_some()) {
             for (backup, pool) in self.pools() {
-                if let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) {
-                    if pool.is_available(index) && !tried.contains(&pool.endpoints[index].addr) {
-                        return Some(EndpointRef { backup, index });
-                    }
+                let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) else {
+                    continue;
+                };
+                let usable = pool.is_available(index)
+                    && !tried.contains(&pool.endpoints[index].addr)
+                    && !(backup && pool_has_candidate(&self.primary, tried));
+                if usable {
+                    return Some(EndpointRef { backup, index });
                 }
             }
         }
@@ -163,10 +214,8 @@ impl Cluster {
 
     /// Whether an endpoint outside `tried` is available for a retry.
     pub fn has_candidate(&self, tried: &[SocketAddr]) -> bool {
-        self.pools().any(|(_, pool)| {
-            (0..pool.endpoints.len())
-                .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
-        })
+        self.pools()
+            .any(|(_, pool)| pool_has_candidate(pool, tried))
     }
 
     /// Whether any endpoint, primary or backup, can take traffic.
@@ -183,7 +232,7 @@ impl Cluster {
     /// Records a failed connect to `r`; ejects it after too many in a row.
     pub fn on_connect_failure(&self, r: EndpointRef) {
         let ep = self.endpoint(r);
-        ep.attempts.connect_failure.inc();
+        ep.attempts().connect_failure.inc();
         if ep
             .passive
             .on_connect_failure(self.passive_threshold, self.passive_cooldown)
@@ -194,7 +243,7 @@ impl Cluster {
                 ep.label,
                 self.passive_threshold
             );
-            ep.healthy_gauge.set(0);
+            ep.refresh_gauge();
         }
     }
 
@@ -220,7 +269,19 @@ impl Cluster {
         let interval = self.schedule.interval.unwrap_or_default();
         self.schedule
             .next_due_ms
-            .store(now_ms() + interval.as_millis() as u64, Relaxed);
+            .store(now_ms().saturating_add(millis(interval)), Relaxed);
         self.schedule.running.store(false, Relaxed);
     }
+}
+
+/// Whether `pool` has an available endpoint outside `tried`.
+fn pool_has_candidate(pool: &Pool, tried: &[SocketAddr]) -> bool {
+    (0..pool.endpoints.len())
+        .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
+}
+
+/// A duration in whole milliseconds, saturating (config durations can be
+/// larger than `u64` milliseconds).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

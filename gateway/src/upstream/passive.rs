@@ -30,7 +30,9 @@ impl PassiveState {
             return false;
         }
         let until = match cooldown {
-            Some(c) => now_ms().saturating_add(c.as_millis() as u64),
+            Some(c) => now_ms()
+                .saturating_add(u64::try_from(c.as_millis()).unwrap_or(u64::MAX))
+                .min(UNTIL_CHECKED - 1),
             None => UNTIL_CHECKED,
         };
         self.ejected_until.store(until, Relaxed);
@@ -49,6 +51,19 @@ impl PassiveState {
     pub fn on_check_success(&self) -> bool {
         self.consecutive_failures.store(0, Relaxed);
         self.ejected_until.swap(0, Relaxed) != 0
+    }
+
+    /// Clears an ejection whose cooldown has passed; returns whether this
+    /// call cleared it.
+    pub fn take_expired(&self) -> bool {
+        let until = self.ejected_until.load(Relaxed);
+        until != 0
+            && until != UNTIL_CHECKED
+            && now_ms() >= until
+            && self
+                .ejected_until
+                .compare_exchange(until, 0, Relaxed, Relaxed)
+                .is_ok()
     }
 
     /// Whether the endpoint is currently ejected.
@@ -94,5 +109,15 @@ mod tests {
         let s = PassiveState::default();
         assert!(s.on_connect_failure(1, Some(Duration::ZERO)));
         assert!(!s.is_ejected());
+        assert!(s.take_expired());
+        assert!(!s.take_expired());
+    }
+
+    #[test]
+    fn ejections_until_a_check_never_expire() {
+        let s = PassiveState::default();
+        assert!(s.on_connect_failure(1, None));
+        assert!(!s.take_expired());
+        assert!(s.is_ejected());
     }
 }

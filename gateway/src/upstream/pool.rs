@@ -3,6 +3,7 @@
 
 use super::endpoint::Endpoint;
 use super::health::ActiveCheck;
+use super::sticky::Sticky;
 use crate::config::{Balance, ClusterConfig, EndpointConfig};
 use futures::FutureExt;
 use pingora::lb::selection::{Consistent, Random, RoundRobin};
@@ -44,12 +45,18 @@ impl Pool {
         cluster_name: &str,
         cluster: &ClusterConfig,
         configs: &[EndpointConfig],
+        sticky: Option<&Sticky>,
         make_check: impl FnOnce(Arc<Vec<Endpoint>>) -> Option<ActiveCheck>,
     ) -> Self {
         let endpoints: Arc<Vec<Endpoint>> = Arc::new(
             configs
                 .iter()
-                .map(|cfg| Endpoint::new(cluster_name, cluster, cfg))
+                .map(|cfg| {
+                    let id = sticky
+                        .map(|s| s.endpoint_id(cluster_name, &cfg.address.0))
+                        .unwrap_or_default();
+                    Endpoint::new(cluster_name, cluster, cfg, id)
+                })
                 .collect(),
         );
         let backends: Vec<Backend> = configs
