@@ -5,10 +5,11 @@
 //! invariant exists it is asserted too, so a wrong answer is a crash.
 
 use gateway::config::{
-    self, ConfigSource, HeaderRulesConfig, LoadedConfig, QueryConfig, RewriteConfig,
+    self, ConfigSource, EscapedSlashes, HeaderRulesConfig, LoadedConfig, QueryConfig, RewriteConfig,
 };
 use gateway::generation::Generation;
 use gateway::headers::HeaderRules;
+use gateway::normalize::{normalize_path, PathPolicy};
 use gateway::rewrite::{PathRewrite, QueryRewrite};
 use http::Method;
 use pingora::http::RequestHeader;
@@ -16,7 +17,14 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// Fuzz target names, in the order `cargo xtask fuzz` lists them.
-pub const TARGETS: &[&str] = &["config", "routing", "rewrite", "header_rules", "scenario"];
+pub const TARGETS: &[&str] = &[
+    "config",
+    "routing",
+    "rewrite",
+    "header_rules",
+    "scenario",
+    "path",
+];
 
 /// Runs `data` through target `name`; false for an unknown name.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -26,6 +34,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "rewrite" => rewrite(data),
         "header_rules" => header_rules(data),
         "scenario" => scenario(data),
+        "path" => path(data),
         _ => return false,
     }
     true
@@ -279,4 +288,65 @@ pub fn scenario(data: &[u8]) {
         let _ = harness::scenario::load(&path);
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// First byte: policy (bit 0 merges slashes, bits 1-2 pick the escaped
+/// slash handling); then `path \n host \n method`. A normalised path is
+/// absolute (or `*`), has no dot segment, no backslash, no `//` when merging,
+/// and normalising it again changes nothing; routing it picks a route whose
+/// prefix starts it.
+pub fn path(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let policy = PathPolicy {
+        merge_slashes: flags & 1 == 1,
+        escaped_slashes: match (flags >> 1) & 3 {
+            0 => EscapedSlashes::Reject,
+            1 => EscapedSlashes::Keep,
+            _ => EscapedSlashes::Decode,
+        },
+    };
+    let [raw, host, method] = fields(rest, 3)[..] else {
+        return;
+    };
+    let raw = lossy(raw);
+    let Ok(normal) = normalize_path(&raw, &policy) else {
+        return;
+    };
+    if normal == "*" {
+        return;
+    }
+    assert!(
+        normal.starts_with('/'),
+        "{raw:?} → {normal:?} is not absolute"
+    );
+    assert!(
+        !normal.contains('\\'),
+        "{raw:?} → {normal:?} has a backslash"
+    );
+    for segment in normal.split('/') {
+        let name = segment.split(';').next().unwrap_or(segment);
+        assert!(
+            name != "." && name != "..",
+            "{raw:?} → {normal:?} keeps a dot segment"
+        );
+    }
+    if policy.merge_slashes {
+        assert!(!normal.contains("//"), "{raw:?} → {normal:?} keeps //");
+    }
+    match normalize_path(&normal, &policy) {
+        Ok(again) => assert_eq!(again, normal, "normalising {raw:?} twice differs"),
+        Err(e) => panic!("{raw:?} → {normal:?} is refused when normalised again: {e}"),
+    }
+    let method = Method::from_bytes(method).unwrap_or(Method::GET);
+    let generation = routing_generation();
+    if let Some(index) = generation.routes.find(&lossy(host), &normal, &method) {
+        let route = generation.routes.get(index);
+        assert!(
+            normal.starts_with(route.prefix.as_str()),
+            "route {} for normalised path {normal:?}",
+            route.name
+        );
+    }
 }

@@ -105,15 +105,24 @@ fn each_class_of_bad_config_names_its_key_path() {
         ),
         (
             "bad size",
-            variant("routes:", "downstream: { max_uri_bytes: 8 parsecs }\n  routes:"),
+            variant(
+                "routes:",
+                "downstream: { max_uri_bytes: 8 parsecs }\n  routes:",
+            ),
         ),
         (
             "header limit above Pingora's",
-            variant("routes:", "downstream: { max_header_bytes: 2MiB }\n  routes:"),
+            variant(
+                "routes:",
+                "downstream: { max_header_bytes: 2MiB }\n  routes:",
+            ),
         ),
         (
             "bad escaped_slashes",
-            variant("routes:", "downstream: { escaped_slashes: allow }\n  routes:"),
+            variant(
+                "routes:",
+                "downstream: { escaped_slashes: allow }\n  routes:",
+            ),
         ),
         (
             "zero max_requests_per_connection",

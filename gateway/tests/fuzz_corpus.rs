@@ -80,3 +80,8 @@ fn header_rules_corpus() {
 fn scenario_corpus() {
     replay("scenario");
 }
+
+#[test]
+fn path_corpus() {
+    replay("path");
+}

@@ -665,7 +665,6 @@ async fn slow_body_does_not_starve_other_clients() {
 /// trickles its header is answered 408 or closed within the timeout plus a
 /// margin.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs downstream.read_header_timeout"]
 async fn trickled_headers_are_cut_off_by_read_header_timeout() {
     let recorder = Recorder::start().await;
     let body = format!("downstream: {{ read_header_timeout: 1s }}\n{ROUTES}");
@@ -720,7 +719,6 @@ fn ok(targets: &[&str]) -> Vec<(u16, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "pipelining not enabled yet"]
 async fn three_pipelined_gets_get_three_responses_in_order() {
     let s = setup().await;
     let got = pipelined(
@@ -735,7 +733,6 @@ async fn three_pipelined_gets_get_three_responses_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "pipelining not enabled yet"]
 async fn pipelined_requests_with_bodies_keep_their_boundaries() {
     let s = setup().await;
     let got = pipelined(
