@@ -1,6 +1,8 @@
 //! Development tasks: `cargo xtask <task>`. Kept free of heavy dependencies
 //! so it builds in seconds, even on a machine without cmake.
 
+mod fuzz;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,6 +16,7 @@ tasks:
   scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
   scenarios [--repeat N]       run every scenario and print a table
   ci                           what CI runs: test, then every scenario once more by itself
+  fuzz TARGET --seconds N      run one fuzz target of fuzz/ for N seconds (installs cargo-fuzz)
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         },
         Some("scenarios") => repeat_arg(&args[1..]).and_then(scenarios_task),
         Some("ci") => test().and_then(|()| scenarios_task(1)),
+        Some("fuzz") => ensure_cmake().and_then(|()| fuzz::task(&workspace_root(), &args[1..])),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

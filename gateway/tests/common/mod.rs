@@ -2,6 +2,10 @@
 //! real binary against mock upstreams on loopback.
 #![allow(dead_code)]
 
+pub mod h2raw;
+pub mod raw;
+pub mod recorder;
+
 use harness::{GatewayProcess, Template};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,8 @@
+//! Fuzz target `path`: see `fuzz/cases.rs`.
+#![no_main]
+
+#[path = "../cases.rs"]
+#[allow(dead_code)]
+mod cases;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cases::path(data));

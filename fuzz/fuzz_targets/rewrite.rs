@@ -1,0 +1,8 @@
+//! Fuzz target `rewrite`: see `fuzz/cases.rs`.
+#![no_main]
+
+#[path = "../cases.rs"]
+#[allow(dead_code)]
+mod cases;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cases::rewrite(data));
