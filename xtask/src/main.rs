@@ -1,6 +1,8 @@
 //! Development tasks: `cargo xtask <task>`. Kept free of heavy dependencies
 //! so it builds in seconds, even on a machine without cmake.
 
+mod bench;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,6 +15,8 @@ tasks:
   scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
   scenarios [--repeat N]       run every scenario and print a table
   ci                           what CI runs: test, then every scenario once more by itself
+  bench [flags]                the gateway beside direct, bare Pingora, nginx and haproxy
+                               under wrk (bench --help for flags; docs/PERFORMANCE.md)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
             None => Err(format!("scenario needs a name\n\n{USAGE}")),
         },
         Some("scenarios") => repeat_arg(&args[1..]).and_then(scenarios_task),
+        Some("bench") => return bench::main(&args[1..]),
         Some("ci") => test().and_then(|()| scenarios_task(1)),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
