@@ -79,6 +79,22 @@ fn target_dir() -> PathBuf {
 fn build() -> Result<(), String> {
     crate::ensure_cmake()?;
     let mut build = crate::cargo();
+    // `cargo run` gave xtask its own package variables; build scripts
+    // (ring's) rerun when they differ, so a release build started here
+    // would otherwise rebuild half the tree each time it alternates with a
+    // plain `cargo build`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key.as_str(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            build.env_remove(key);
+        }
+    }
     build.args([
         "build",
         "--release",
@@ -171,6 +187,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
     };
     let pinning = Pinning::plan(args.workers);
     println!("pinning: {}", pinning.note);
+    println!("machine: {}", machine());
     println!(
         "settings: workers {}, wrk -t1 -c{} -d{}s, {} round(s), {} body, open-files limit {nofile}",
         args.workers,
@@ -380,5 +397,9 @@ fn machine() -> Value {
             })
         })
         .unwrap_or_else(|| "unknown".into());
-    json!({ "cpus": cpus, "cpu_model": model })
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default();
+    json!({ "cpus": cpus, "cpu_model": model, "loadavg_1m_at_end": load })
 }
