@@ -1,6 +1,7 @@
 //! Development tasks: `cargo xtask <task>`. Kept free of heavy dependencies
 //! so it builds in seconds, even on a machine without cmake.
 
+mod bench;
 mod fuzz;
 
 use std::os::unix::process::CommandExt;
@@ -17,6 +18,8 @@ tasks:
   scenarios [--repeat N]       run every scenario and print a table
   ci                           what CI runs: test, then every scenario once more by itself
   fuzz TARGET --seconds N      run one fuzz target of fuzz/ for N seconds (installs cargo-fuzz)
+  bench [flags]                the gateway beside direct, bare Pingora, nginx and haproxy
+                               under wrk (bench --help for flags; docs/PERFORMANCE.md)
 ";
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
             None => Err(format!("scenario needs a name\n\n{USAGE}")),
         },
         Some("scenarios") => repeat_arg(&args[1..]).and_then(scenarios_task),
+        Some("bench") => return bench::main(&args[1..]),
         Some("ci") => test().and_then(|()| scenarios_task(1)),
         Some("fuzz") => ensure_cmake().and_then(|()| fuzz::task(&workspace_root(), &args[1..])),
         Some("help" | "-h" | "--help") | None => {

@@ -1,0 +1,173 @@
+//! `cargo xtask bench` flags.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage: cargo xtask bench [flags]
+
+  --workers N         proxy workers (gateway threads, nginx worker_processes,
+                      haproxy nbthread, pingora-bare threads); default 1
+  --duration SECS     length of one measured wrk run; default 5
+  --connections N     wrk connections; default 32
+  --rounds N          interleaved rounds (A B C A B C ...); default 3
+  --logs on|off|both  access logs to a file in every proxy (on), none (off),
+                      or both sets one after the other; default on
+  --body small|1k     response body size; default small
+  --targets A,B,...   only these of direct, pingora-bare, gateway,
+                      gateway-full, nginx, haproxy
+  --idle-conns N      idle keep-alive connections for the memory test
+                      (0 skips it); default 2000
+  --quick             smoke run: 1 s runs, 1 round, 200 idle connections
+  --check FILE        fail when a ratio is more than 15% worse than in FILE
+                      (e.g. benches/baseline.json)
+  --criterion         also run `cargo bench -p benches` (in-process comparison)
+  --install-peers     apt-get install nginx haproxy wrk nghttp2-client first
+";
+
+/// Which access-log settings to run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Logs {
+    On,
+    Off,
+    Both,
+}
+
+/// Parsed flags.
+#[derive(Debug)]
+pub struct BenchArgs {
+    pub workers: usize,
+    pub duration_s: u64,
+    pub connections: usize,
+    pub rounds: usize,
+    pub logs: Logs,
+    pub body_1k: bool,
+    pub targets: Option<Vec<String>>,
+    pub idle_conns: usize,
+    pub check: Option<PathBuf>,
+    pub criterion: bool,
+    pub install_peers: bool,
+}
+
+/// Every target, in run order.
+pub const TARGETS: [&str; 6] = [
+    "direct",
+    "pingora-bare",
+    "gateway",
+    "gateway-full",
+    "nginx",
+    "haproxy",
+];
+
+fn positive(flag: &str, value: Option<&String>) -> Result<u64, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{flag} takes a positive number, got `{value}`"))
+}
+
+/// Parses the flags after `bench`.
+pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
+    let mut out = BenchArgs {
+        workers: 1,
+        duration_s: 5,
+        connections: 32,
+        rounds: 3,
+        logs: Logs::On,
+        body_1k: false,
+        targets: None,
+        idle_conns: 2000,
+        check: None,
+        criterion: false,
+        install_peers: false,
+    };
+    let mut quick = false;
+    let (mut duration, mut rounds, mut idle) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--workers" => out.workers = positive(flag, it.next())? as usize,
+            "--duration" => duration = Some(positive(flag, it.next())?),
+            "--connections" => out.connections = positive(flag, it.next())? as usize,
+            "--rounds" => rounds = Some(positive(flag, it.next())? as usize),
+            "--idle-conns" => {
+                let v = it.next().ok_or("--idle-conns needs a value")?;
+                idle = Some(v.parse::<usize>().map_err(|_| {
+                    format!("--idle-conns takes a number (0 skips the test), got `{v}`")
+                })?);
+            }
+            "--logs" => {
+                out.logs = match it.next().map(String::as_str) {
+                    Some("on") => Logs::On,
+                    Some("off") => Logs::Off,
+                    Some("both") => Logs::Both,
+                    other => return Err(format!("--logs takes on, off or both, got {other:?}")),
+                }
+            }
+            "--body" => {
+                out.body_1k = match it.next().map(String::as_str) {
+                    Some("small") => false,
+                    Some("1k") => true,
+                    other => return Err(format!("--body takes small or 1k, got {other:?}")),
+                }
+            }
+            "--targets" => {
+                let list = it.next().ok_or("--targets needs a list")?;
+                let names: Vec<String> = list.split(',').map(str::to_string).collect();
+                if let Some(bad) = names.iter().find(|n| !TARGETS.contains(&n.as_str())) {
+                    return Err(format!(
+                        "--targets: unknown target `{bad}`; expected some of {}",
+                        TARGETS.join(", ")
+                    ));
+                }
+                out.targets = Some(names);
+            }
+            "--check" => {
+                out.check = Some(PathBuf::from(it.next().ok_or("--check needs a file")?));
+            }
+            "--quick" => quick = true,
+            "--criterion" => out.criterion = true,
+            "--install-peers" => out.install_peers = true,
+            other => return Err(format!("unknown flag `{other}`")),
+        }
+    }
+    out.duration_s = duration.unwrap_or(if quick { 1 } else { 5 });
+    out.rounds = rounds.unwrap_or(if quick { 1 } else { 3 });
+    out.idle_conns = idle.unwrap_or(if quick { 200 } else { 2000 });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn defaults_and_quick() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(
+            (a.workers, a.duration_s, a.connections, a.rounds),
+            (1, 5, 32, 3)
+        );
+        assert_eq!((a.logs, a.idle_conns), (Logs::On, 2000));
+        let q = parse(&args("--quick --rounds 2")).unwrap();
+        assert_eq!((q.duration_s, q.rounds, q.idle_conns), (1, 2, 200));
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        for (input, expect) in [
+            ("--workers 0", "--workers takes a positive number, got `0`"),
+            ("--duration", "--duration needs a value"),
+            ("--logs maybe", "--logs takes on, off or both"),
+            ("--targets gateway,envoy", "unknown target `envoy`"),
+            ("--frobnicate", "unknown flag `--frobnicate`"),
+        ] {
+            let err = parse(&args(input)).unwrap_err();
+            assert!(err.contains(expect), "{input}: {err}");
+        }
+    }
+}

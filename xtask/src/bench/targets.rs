@@ -1,0 +1,252 @@
+//! The things measured: how each is configured, started and found in /proc.
+
+use super::procs::{children_of, pinned, Children, Pinning};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+const NGINX_TEMPLATE: &str = include_str!("templates/nginx.conf");
+const HAPROXY_TEMPLATE: &str = include_str!("templates/haproxy.cfg");
+
+/// Settings shared by every target of one run.
+pub struct RunSettings<'a> {
+    pub dir: &'a Path,
+    pub bin_dir: &'a Path,
+    pub upstream: SocketAddr,
+    pub workers: usize,
+    pub logs: bool,
+    pub body_1k: bool,
+    pub pinning: &'a Pinning,
+}
+
+/// A started target.
+pub struct Target {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    /// Path wrk requests.
+    pub path: String,
+    /// Index in [`Children`]; `None` for `direct` (the upstream itself).
+    pub proc_index: Option<usize>,
+    /// The processes that do the work (nginx: its workers).
+    pub pids: Vec<u32>,
+}
+
+/// Replaces every `{{key}}` of `template`.
+pub fn render(template: &str, values: &[(&str, String)]) -> String {
+    values
+        .iter()
+        .fold(template.to_string(), |text, (key, value)| {
+            text.replace(&format!("{{{{{key}}}}}"), value)
+        })
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> Result<SocketAddr, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("finding a free port: {e}"))
+}
+
+fn body_path(s: &RunSettings) -> &'static str {
+    if s.body_1k {
+        "/1k"
+    } else {
+        "/"
+    }
+}
+
+/// One bare route, as an operator would write it.
+fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
+    format!(
+        r#"version: 1
+threads: {workers}
+pid_file: "{dir}/gateway.pid"
+upgrade_sock: "{dir}/gateway-upgrade.sock"
+grace_period_seconds: 0
+graceful_shutdown_timeout_seconds: 1
+gateway:
+  listeners: [ {{ address: "{listen}" }} ]
+  clusters:
+    origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
+  routes:
+    - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin }}
+"#,
+        workers = s.workers,
+        dir = s.dir.display(),
+        upstream = s.upstream,
+    )
+}
+
+/// A route that does the per-request work a real API route does: prefix
+/// rewrite, query edits, request and response header rules.
+fn gateway_full_config(s: &RunSettings, listen: SocketAddr) -> String {
+    format!(
+        r#"version: 1
+threads: {workers}
+pid_file: "{dir}/gateway-full.pid"
+upgrade_sock: "{dir}/gateway-full-upgrade.sock"
+grace_period_seconds: 0
+graceful_shutdown_timeout_seconds: 1
+gateway:
+  listeners: [ {{ address: "{listen}" }} ]
+  clusters:
+    origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
+  routes:
+    - name: other
+      match: {{ path_prefix: /other }}
+      cluster: origin
+    - name: api
+      match: {{ path_prefix: /api, methods: [GET, HEAD] }}
+      cluster: origin
+      rewrite: {{ strip_prefix: true }}
+      query:
+        remove: [utm_source, utm_medium]
+        set: {{ ref: gateway }}
+      request_headers:
+        remove: [cookie]
+        set: {{ x-gateway: bench, x-env: prod }}
+        add: {{ x-trace: "1" }}
+      response_headers:
+        remove: [x-powered-by]
+        set: {{ x-served-by: gateway, cache-control: no-store }}
+        add: {{ x-frame-options: DENY }}
+"#,
+        workers = s.workers,
+        dir = s.dir.display(),
+        upstream = s.upstream,
+    )
+}
+
+fn gateway_cmd(
+    s: &RunSettings,
+    name: &str,
+    config: String,
+) -> Result<std::process::Command, String> {
+    let path = s.dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("gateway"));
+    cmd.arg("-c").arg(&path);
+    // As shipped: the access log (target `access`) goes to stderr, which
+    // the caller sends to a file. Logs off: warnings only.
+    cmd.env("RUST_LOG", if s.logs { "info" } else { "warn" });
+    Ok(cmd)
+}
+
+/// Starts the named target (not `direct`, which is the upstream itself).
+pub fn start(
+    name: &'static str,
+    s: &RunSettings,
+    children: &mut Children,
+) -> Result<Target, String> {
+    let addr = free_port()?;
+    let log = s.dir.join(format!("{name}.log"));
+    let mut path = body_path(s).to_string();
+    let (cmd, stop_signal) = match name {
+        "pingora-bare" => {
+            let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("pingora-bare"));
+            cmd.arg("--listen")
+                .arg(addr.to_string())
+                .arg("--upstream")
+                .arg(s.upstream.to_string())
+                .arg("--threads")
+                .arg(s.workers.to_string());
+            if s.logs {
+                cmd.arg("--access-log");
+            }
+            (cmd, libc::SIGKILL)
+        }
+        "gateway" => (
+            gateway_cmd(s, name, gateway_config(s, addr))?,
+            libc::SIGKILL,
+        ),
+        "gateway-full" => {
+            path = format!(
+                "/api{}?utm_source=bench&keep=1&utm_medium=x",
+                if s.body_1k { "/1k" } else { "/items" }
+            );
+            (
+                gateway_cmd(s, name, gateway_full_config(s, addr))?,
+                libc::SIGKILL,
+            )
+        }
+        "nginx" => {
+            let access_log = if s.logs {
+                format!("{}/nginx-access.log combined buffer=64k", s.dir.display())
+            } else {
+                "off".into()
+            };
+            let conf = render(
+                NGINX_TEMPLATE,
+                &[
+                    ("workers", s.workers.to_string()),
+                    ("dir", s.dir.display().to_string()),
+                    ("listen", addr.to_string()),
+                    ("upstream", s.upstream.to_string()),
+                    ("access_log", access_log),
+                ],
+            );
+            let conf_path = write(s.dir, "nginx.conf", &conf)?;
+            let mut cmd = pinned(&s.pinning.proxy, Path::new("nginx"));
+            cmd.arg("-p")
+                .arg(s.dir)
+                .arg("-e")
+                .arg(s.dir.join("nginx-error.log"))
+                .arg("-c")
+                .arg(conf_path);
+            // SIGTERM: the master stops its workers, then exits.
+            (cmd, libc::SIGTERM)
+        }
+        "haproxy" => {
+            let (global_log, defaults_log) = if s.logs {
+                (
+                    "    log stdout format raw local0 info".to_string(),
+                    "    log global\n    option httplog".to_string(),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            let conf = render(
+                HAPROXY_TEMPLATE,
+                &[
+                    ("workers", s.workers.to_string()),
+                    ("listen", addr.to_string()),
+                    ("upstream", s.upstream.to_string()),
+                    ("global_log", global_log),
+                    ("defaults_log", defaults_log),
+                ],
+            );
+            let conf_path = write(s.dir, "haproxy.cfg", &conf)?;
+            let mut cmd = pinned(&s.pinning.proxy, Path::new("haproxy"));
+            // -db: foreground, one process; with logs on, its log lines go
+            // to stdout, which is the log file.
+            cmd.arg("-db").arg("-f").arg(conf_path);
+            (cmd, libc::SIGKILL)
+        }
+        other => return Err(format!("unknown target `{other}`")),
+    };
+    let index = children.spawn(name, cmd, &log, false, stop_signal)?;
+    Ok(Target {
+        name,
+        addr,
+        path,
+        proc_index: Some(index),
+        pids: vec![children.get(index).pid()],
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// After the warm-up: nginx's work happens in its workers, not the master.
+pub fn settle_pids(target: &mut Target) {
+    if target.name == "nginx" {
+        if let Some(&master) = target.pids.first() {
+            let workers = children_of(master);
+            if !workers.is_empty() {
+                target.pids = workers;
+            }
+        }
+    }
+}
