@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod proxy;
 pub mod reload;
 pub mod request_id;
+pub mod request_target;
 pub mod rewrite;
 pub mod routing;
 pub mod runtime_dir;

@@ -7,6 +7,7 @@ use crate::generation::Generation;
 use crate::metrics::StatusCounters;
 use crate::normalize::normalize_path;
 use crate::request_id::{self, X_REQUEST_ID};
+use crate::request_target;
 use crate::state::GatewayState;
 use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
 use async_trait::async_trait;
@@ -191,7 +192,8 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// Request setup, before anything else looks at the request: generation,
-    /// request id, connection settings, size limits, path normalisation
+    /// request id, connection settings, size limits, request-target rules
+    /// (Host, absolute-form, Content-Length), path normalisation
     /// (the upstream, rewrites and later phases all see the canonical
     /// path) and route matching.
     async fn early_request_filter(
@@ -205,6 +207,8 @@ impl ProxyHttp for GatewayProxy {
         ctx.request_id = request_id::for_request(session.req_header());
         if let Err(exceeded) = downstream.check_limits(session.req_header()) {
             ctx.rejection = Some(exceeded.status());
+        } else if let Err(status) = request_target::canonicalize(session.req_header_mut()) {
+            ctx.rejection = Some(status);
         } else {
             match normalize_path(session.req_header().uri.path(), &downstream.path) {
                 Ok(std::borrow::Cow::Borrowed(_)) => {}
