@@ -79,22 +79,6 @@ fn target_dir() -> PathBuf {
 fn build() -> Result<(), String> {
     crate::ensure_cmake()?;
     let mut build = crate::cargo();
-    // `cargo run` gave xtask its own package variables; build scripts
-    // (ring's) rerun when they differ, so a release build started here
-    // would otherwise rebuild half the tree each time it alternates with a
-    // plain `cargo build`.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || matches!(
-                key.as_str(),
-                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
-            )
-        {
-            build.env_remove(key);
-        }
-    }
     build.args([
         "build",
         "--release",
