@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  demo                         run the gateway on fixtures/demo.yaml in front of two mock upstreams
+  demo [--config FILE]         run the gateway (embedded default config, or FILE) in front of mock upstreams
   test                         fmt check, clippy (-D warnings) and cargo test --workspace
                                (without the scenario files: `scenarios` runs those)
   scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
@@ -25,7 +25,7 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(),
+        Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("scenario") => match args.get(1) {
             Some(name) => repeat_arg(&args[2..]).and_then(|n| scenario_task(name, n)),
@@ -128,7 +128,7 @@ fn ensure_cmake() -> Result<(), String> {
     )
 }
 
-fn demo() -> Result<(), String> {
+fn demo(extra: &[String]) -> Result<(), String> {
     ensure_cmake()?;
     let mut build = cargo();
     build.args([
@@ -148,8 +148,7 @@ fn demo() -> Result<(), String> {
         .current_dir(&root)
         .arg("--gateway")
         .arg(target.join("debug/gateway"))
-        .arg("--config")
-        .arg(root.join("fixtures/demo.yaml"))
+        .args(extra)
         .exec();
     Err(format!("starting the demo: {err}"))
 }
