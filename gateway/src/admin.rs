@@ -152,6 +152,27 @@ fn reply(status: StatusCode, content_type: &str, body: impl Into<Vec<u8>>) -> Re
         .unwrap_or_default()
 }
 
+/// Largest admin request body read (the cache purge's JSON).
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+/// The request body, or `None` (connection closed after) when it is larger
+/// than [`MAX_ADMIN_BODY`] or unreadable.
+async fn read_small_body(session: &mut ServerSession) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_ADMIN_BODY => {
+                body.extend_from_slice(&chunk)
+            }
+            Ok(None) => return Some(body),
+            _ => {
+                session.set_keepalive(None);
+                return None;
+            }
+        }
+    }
+}
+
 fn json_reply(status: StatusCode, value: serde_json::Value) -> Response<Vec<u8>> {
     reply(status, "application/json", value.to_string())
 }
@@ -162,10 +183,16 @@ impl ServeHttp for AdminApp {
         let req = session.req_header();
         let (method, path) = (req.method.clone(), req.uri.path().to_string());
         let access = self.access.check(req, &path);
-        // Bodies are ignored; drain so keep-alive stays usable.
-        if session.drain_request_body().await.is_err() {
-            session.set_keepalive(None);
-        }
+        // Only the cache purge reads its body; others are drained so
+        // keep-alive stays usable.
+        let body = if method == Method::POST && path == "/cache/purge" {
+            read_small_body(session).await
+        } else {
+            if session.drain_request_body().await.is_err() {
+                session.set_keepalive(None);
+            }
+            Some(Vec::new())
+        };
         match access {
             Ok(()) => {}
             Err(Refusal::Unauthorized) => {
@@ -205,11 +232,27 @@ impl ServeHttp for AdminApp {
                 }
             }
             (Method::GET, "/config") => json_reply(StatusCode::OK, self.config_summary()),
+            (Method::POST, "/cache/purge") => match body {
+                Some(body) => {
+                    let (status, value) = crate::cache::purge::admin_purge(&body);
+                    json_reply(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                        value,
+                    )
+                }
+                None => json_reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({ "error": "the purge request body is too large" }),
+                ),
+            },
             (Method::POST, "/config/reload") => {
                 let (status, body) = self.reload();
                 json_reply(status, body)
             }
-            (_, "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload") => json_reply(
+            (
+                _,
+                "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload" | "/cache/purge",
+            ) => json_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({ "error": "method not allowed" }),
             ),

@@ -66,7 +66,12 @@ impl Generation {
                     .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
                     .collect()
             });
+            let cache = rc
+                .cache
+                .as_ref()
+                .map(|c| Arc::new(crate::cache::RouteCache::new(&name, c)));
             routes.push(Route {
+                cache,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
                 name,

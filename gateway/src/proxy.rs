@@ -66,12 +66,18 @@ pub struct RequestCtx {
     counted_failover: bool,
     /// Set-Cookie to pin this client to the chosen endpoint.
     pin_cookie: Option<HeaderValue>,
+    /// What the response cache did for this request.
+    cache: crate::cache::CacheState,
 }
 
 impl RequestCtx {
     fn route_and_cluster(&self) -> Option<(&crate::routing::Route, &Arc<Cluster>)> {
         let route = self.generation.as_ref()?.routes.get(self.route?);
         Some((route, &route.cluster))
+    }
+
+    fn route_cache(&self) -> Option<&Arc<crate::cache::RouteCache>> {
+        self.route_and_cluster()?.0.cache.as_ref()
     }
 
     fn route_name(&self) -> &str {
@@ -188,6 +194,7 @@ impl ProxyHttp for GatewayProxy {
             reconnecting: false,
             counted_failover: false,
             pin_cookie: None,
+            cache: crate::cache::CacheState::default(),
         }
     }
 
@@ -238,7 +245,16 @@ impl ProxyHttp for GatewayProxy {
         let refused = match (ctx.rejection, ctx.route) {
             (Some(status), _) => status,
             (None, None) => 404,
-            (None, Some(_)) => return Ok(false),
+            (None, Some(_)) => {
+                let route_cache = ctx.route_cache().cloned();
+                let client = client_ip(session);
+                return crate::cache::purge::answer_purge_method(
+                    session,
+                    route_cache.as_deref(),
+                    client,
+                )
+                .await;
+            }
         };
         // Answered before proxying: the connection stays usable.
         respond_error(session, ctx, refused, true).await?;
@@ -407,7 +423,7 @@ impl ProxyHttp for GatewayProxy {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
@@ -420,7 +436,83 @@ impl ProxyHttp for GatewayProxy {
         if !upstream_response.headers.contains_key(X_REQUEST_ID) {
             upstream_response.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
         }
+        if ctx.route_cache().is_some() {
+            crate::cache::response_headers(session, &ctx.cache, upstream_response);
+        }
         Ok(())
+    }
+
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        if let Some(route_cache) = ctx.route_cache().cloned() {
+            crate::cache::enable(session, &route_cache, &mut ctx.cache);
+        }
+        Ok(())
+    }
+
+    fn cache_key_callback(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<pingora::cache::CacheKey> {
+        match ctx.route_cache() {
+            Some(route_cache) => crate::cache::cache_key(session, route_cache),
+            None => Error::e_explain(
+                ErrorType::InternalError,
+                "cache key without a caching route",
+            ),
+        }
+    }
+
+    fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
+        crate::cache::on_miss(session, &mut ctx.cache);
+    }
+
+    async fn cache_hit_filter(
+        &self,
+        session: &mut Session,
+        meta: &pingora::cache::CacheMeta,
+        _hit_handler: &mut pingora::cache::HitHandler,
+        is_fresh: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<pingora::cache::ForcedFreshness>> {
+        Ok(crate::cache::on_hit(
+            session,
+            meta,
+            is_fresh,
+            &mut ctx.cache,
+        ))
+    }
+
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<pingora::cache::RespCacheable> {
+        Ok(match ctx.route_cache() {
+            Some(route_cache) => crate::cache::cacheable(session, route_cache, resp),
+            None => pingora::cache::RespCacheable::Uncacheable(
+                pingora::cache::NoCacheReason::Custom("route does not cache"),
+            ),
+        })
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &pingora::cache::CacheMeta,
+        ctx: &mut RequestCtx,
+        req: &RequestHeader,
+    ) -> Option<pingora::cache::key::HashBinary> {
+        crate::cache::variance(meta, req, &mut ctx.cache)
+    }
+
+    fn should_serve_stale(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+        error: Option<&Error>,
+    ) -> bool {
+        crate::cache::serve_stale(error, &mut ctx.cache)
     }
 
     fn fail_to_connect(
@@ -527,6 +619,13 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if let Some(route_cache) = ctx.route_cache() {
+            crate::cache::record(session, route_cache, &ctx.cache, e.is_some());
+        }
+        if crate::cache::is_background(session) {
+            // A background cache revalidation: not a client request.
+            return;
+        }
         let status = match (session.response_written(), e) {
             (Some(r), _) => r.status.as_u16(),
             // The client went away before any response: 499, as in nginx.

@@ -88,6 +88,8 @@ pub struct Route {
     pub duration: Histogram,
     /// `gateway_requests_total{route,status}`.
     pub requests: StatusCounters,
+    /// Response caching (`None`: the route does not cache).
+    pub cache: Option<Arc<crate::cache::RouteCache>>,
 }
 
 impl Route {

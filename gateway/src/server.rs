@@ -62,6 +62,7 @@ pub fn build(
 ) -> Result<(Server, Arc<GatewayState>), ConfigError> {
     let config = loaded.config.clone();
     prepare_runtime_dir(&config, &loaded)?;
+    crate::cache::init(&config.gateway.cache_storage);
     let state = Arc::new(GatewayState::new(loaded)?);
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();

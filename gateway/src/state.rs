@@ -105,6 +105,10 @@ fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
         o.gateway.listeners != n.gateway.listeners,
     );
     check("gateway.admin", o.gateway.admin != n.gateway.admin);
+    check(
+        "gateway.cache_storage",
+        o.gateway.cache_storage != n.gateway.cache_storage,
+    );
     check("threads", o.threads != n.threads);
     check("work_stealing", o.work_stealing != n.work_stealing);
     check(

@@ -249,3 +249,41 @@ fn pid_file_and_upgrade_socket_default_to_a_private_directory_not_shared_tmp() {
         assert_ne!(parent, std::env::temp_dir(), "{path}");
     }
 }
+
+#[test]
+fn bad_cache_settings_name_their_key_path() {
+    let route = "- { match: { path_prefix: / }, cluster: api }";
+    let cases = [
+        (
+            "cache: { ttl: 60s, lock_timeout: 0s }",
+            "bad.yaml: gateway.routes[0].cache.lock_timeout: expected a duration above zero",
+        ),
+        (
+            r#"cache: { purge: { allow: ["127.0.0.0/8", "10.0.0.0/33"] } }"#,
+            "bad.yaml: gateway.routes[0].cache.purge.allow[1]: `10.0.0.0/33` has a bad prefix length; expected 0 to 32",
+        ),
+        (
+            "cache: { key_headers: [\"bad header\"] }",
+            "bad.yaml: gateway.routes[0].cache.key_headers[0]: `bad header` is not a header name",
+        ),
+        ("cache: { tll: 60s }", "gateway.routes[0].cache"),
+    ];
+    for (cache, expected) in cases {
+        let with_cache = format!("- {{ match: {{ path_prefix: / }}, cluster: api, {cache} }}");
+        let yaml = variant(route, &with_cache);
+        let message = error_for(&yaml);
+        assert!(message.contains(expected), "{cache}: {message}");
+    }
+    let storage = variant(
+        "  clusters:",
+        "  cache_storage: { max_bytes: 1MiB, max_object_bytes: 2MiB }\n  clusters:",
+    );
+    assert!(error_for(&storage).contains(
+        "gateway.cache_storage.max_object_bytes: expected a size above zero and at most max_bytes"
+    ));
+    let size = variant(
+        "  clusters:",
+        "  cache_storage: { max_bytes: lots }\n  clusters:",
+    );
+    assert!(error_for(&size).contains("gateway.cache_storage.max_bytes"));
+}

@@ -4,6 +4,7 @@
 //! path instead of a silently ignored setting. The proxy never reads these
 //! types on the request path; `crate::generation` compiles them first.
 
+use super::cache::{CacheStorageConfig, RouteCacheConfig};
 use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,6 +66,9 @@ pub struct GatewayConfig {
     /// Limits and path handling for client connections and requests.
     #[serde(default)]
     pub downstream: DownstreamConfig,
+    /// The shared response cache store (restart only).
+    #[serde(default)]
+    pub cache_storage: CacheStorageConfig,
 }
 
 /// Limits and path handling for client connections, applied to every
@@ -466,6 +470,9 @@ pub struct RouteConfig {
     /// Template for errors the gateway produces on this route.
     #[serde(default)]
     pub error_page: Option<ErrorPageConfig>,
+    /// Response caching (off when absent).
+    #[serde(default)]
+    pub cache: Option<RouteCacheConfig>,
 }
 
 /// Request matcher; every given field must match.

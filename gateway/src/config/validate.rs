@@ -45,6 +45,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
         validate_cluster(cluster, &format!("gateway.clusters.{name}"))
             .map_err(|(p, m)| err(p, m))?;
     }
+    super::cache::validate_cache_storage(&gw.cache_storage).map_err(|(p, m)| err(p, m))?;
     validate_routes(gw).map_err(|(p, m)| err(p, m))?;
     Ok(())
 }
@@ -350,6 +351,9 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
             ));
         }
         validate_match(&route.matcher, &format!("{path}.match"))?;
+        if let Some(cache) = &route.cache {
+            super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;
+        }
         if let Some(rw) = &route.rewrite {
             if rw.strip_prefix && rw.replace_prefix.is_some() {
                 return Err((
