@@ -105,6 +105,10 @@ fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
         o.gateway.listeners != n.gateway.listeners,
     );
     check("gateway.admin", o.gateway.admin != n.gateway.admin);
+    check(
+        "gateway.downstream.read_buffer",
+        o.gateway.downstream.read_buffer != n.gateway.downstream.read_buffer,
+    );
     check("threads", o.threads != n.threads);
     check("work_stealing", o.work_stealing != n.work_stealing);
     check(

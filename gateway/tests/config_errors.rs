@@ -118,6 +118,10 @@ fn each_class_of_bad_config_names_its_key_path() {
             ),
         ),
         (
+            "read buffer above 1MiB",
+            variant("routes:", "downstream: { read_buffer: 2MiB }\n  routes:"),
+        ),
+        (
             "bad escaped_slashes",
             variant(
                 "routes:",

@@ -15,6 +15,8 @@ pub struct RunSettings<'a> {
     pub workers: usize,
     pub logs: bool,
     pub body_1k: bool,
+    /// `gateway.downstream.read_buffer` for the gateway targets.
+    pub gateway_read_buffer: Option<&'a str>,
     pub pinning: &'a Pinning,
 }
 
@@ -54,6 +56,13 @@ fn body_path(s: &RunSettings) -> &'static str {
     }
 }
 
+/// The `gateway.downstream` lines for `--gateway-read-buffer` (none: as shipped).
+fn downstream_block(s: &RunSettings) -> String {
+    s.gateway_read_buffer
+        .map(|size| format!("  downstream: {{ read_buffer: {size} }}\n"))
+        .unwrap_or_default()
+}
+
 /// One bare route, as an operator would write it.
 fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
     format!(
@@ -65,7 +74,7 @@ grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
   listeners: [ {{ address: "{listen}" }} ]
-  clusters:
+{downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
     - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin }}
@@ -73,6 +82,7 @@ gateway:
         workers = s.workers,
         dir = s.dir.display(),
         upstream = s.upstream,
+        downstream = downstream_block(s),
     )
 }
 
@@ -88,7 +98,7 @@ grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
   listeners: [ {{ address: "{listen}" }} ]
-  clusters:
+{downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
     - name: other
@@ -113,6 +123,7 @@ gateway:
         workers = s.workers,
         dir = s.dir.display(),
         upstream = s.upstream,
+        downstream = downstream_block(s),
     )
 }
 
