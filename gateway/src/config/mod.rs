@@ -5,6 +5,7 @@
 //! model plus where it came from. Turning it into routing tables and
 //! balancers is `crate::generation`'s job.
 
+mod access_log;
 mod env;
 mod error;
 mod model;
@@ -12,6 +13,7 @@ mod validate;
 mod validate_downstream;
 mod values;
 
+pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogSetting, MAX_ACCESS_LOG_BUFFER};
 pub use error::ConfigError;
 pub use model::*;
 pub use validate_downstream::PINGORA_MAX_HEADER_BYTES;

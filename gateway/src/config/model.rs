@@ -65,6 +65,9 @@ pub struct GatewayConfig {
     /// Limits and path handling for client connections and requests.
     #[serde(default)]
     pub downstream: DownstreamConfig,
+    /// The per-request access log (text on stderr by default).
+    #[serde(default)]
+    pub access_log: super::AccessLogSetting,
 }
 
 /// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the

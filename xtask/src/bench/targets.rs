@@ -56,11 +56,17 @@ fn body_path(s: &RunSettings) -> &'static str {
     }
 }
 
-/// The `gateway.downstream` lines for `--gateway-read-buffer` (none: as shipped).
+/// Gateway keys that differ from the shipped defaults: `access_log: off`
+/// when logs are off, and `--gateway-read-buffer`.
 fn downstream_block(s: &RunSettings) -> String {
-    s.gateway_read_buffer
-        .map(|size| format!("  downstream: {{ read_buffer: {size} }}\n"))
-        .unwrap_or_default()
+    let mut block = String::new();
+    if !s.logs {
+        block.push_str("  access_log: off\n");
+    }
+    if let Some(size) = s.gateway_read_buffer {
+        block.push_str(&format!("  downstream: {{ read_buffer: {size} }}\n"));
+    }
+    block
 }
 
 /// One bare route, as an operator would write it.
@@ -136,8 +142,8 @@ fn gateway_cmd(
     std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("gateway"));
     cmd.arg("-c").arg(&path);
-    // As shipped: the access log (target `access`) goes to stderr, which
-    // the caller sends to a file. Logs off: warnings only.
+    // As shipped: the access log goes to stderr, which the caller sends to
+    // a file. Logs off: `access_log: off` in the config, warnings only.
     cmd.env("RUST_LOG", if s.logs { "info" } else { "warn" });
     Ok(cmd)
 }
