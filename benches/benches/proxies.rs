@@ -30,6 +30,7 @@ upgrade_sock: "{dir}/upgrade.sock"
 pid_file: "{dir}/gateway.pid"
 gateway:
   listeners: [ {{ address: "{listen}" }} ]
+  access_log: off
   clusters:
     origin: {{ endpoints: [ {{ address: "{origin}" }} ] }}
   routes:

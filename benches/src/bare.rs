@@ -48,7 +48,7 @@ impl ProxyHttp for BareProxy {
         }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let req = session.req_header();
-        // One write per line, as env_logger does for the gateway.
+        // One write per line (the gateway buffers its access log).
         let line = format!(
             "method={} path={} status={} duration_ms={:.3}\n",
             req.method,

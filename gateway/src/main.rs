@@ -5,8 +5,13 @@
 use gateway::config::{self, LoadedConfig};
 use gateway::generation::Generation;
 use pingora::server::configuration::Opt;
+use pingora::server::RunArgs;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// Longest wait at exit for the access log's last lines to be written.
+const ACCESS_LOG_FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -27,7 +32,11 @@ fn main() -> ExitCode {
     };
     log::info!("starting with config {}", loaded.source.display_name());
     match gateway::server::build(Some(opt), loaded) {
-        Ok((server, _state)) => server.run_forever(),
+        Ok((server, state)) => {
+            server.run(RunArgs::default());
+            state.access_log().flush(ACCESS_LOG_FLUSH_WAIT);
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -1,7 +1,7 @@
 //! The one `ProxyHttp` implementation. Each phase delegates to the module
 //! that owns the concern; this file only orchestrates.
 
-use crate::access_log::Escaped;
+use crate::access_log::AccessRecord;
 use crate::error_page;
 use crate::generation::Generation;
 use crate::metrics::StatusCounters;
@@ -20,7 +20,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
@@ -646,28 +646,27 @@ impl ProxyHttp for GatewayProxy {
         if let Some(route) = route {
             route.duration.observe(elapsed.as_secs_f64());
         }
-        if log::log_enabled!(target: "access", log::Level::Info) {
+        let access_log = self.state.access_log();
+        if access_log.enabled() {
             let req = session.req_header();
             let (cluster, endpoint) = match (ctx.route_and_cluster(), ctx.endpoint) {
                 (Some((_, c)), Some(r)) => (c.name.as_str(), c.endpoint(r).label.as_str()),
                 (Some((_, c)), None) => (c.name.as_str(), "-"),
                 _ => ("-", "-"),
             };
-            log::info!(
-                target: "access",
-                "method={} path=\"{}\" status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}{}",
-                Escaped(req.method.as_str()),
-                Escaped(req.uri.path()),
+            access_log.log(&AccessRecord {
+                time: SystemTime::now(),
+                method: req.method.as_str(),
+                path: req.uri.path(),
                 status,
-                ctx.route_name(),
+                route: ctx.route_name(),
                 cluster,
                 endpoint,
-                ctx.attempts,
-                elapsed.as_secs_f64() * 1000.0,
-                ctx.request_id,
-                e.map(|e| format!(" error=\"{}\"", Escaped(&e.to_string())))
-                    .unwrap_or_default(),
-            );
+                attempts: ctx.attempts,
+                duration: elapsed,
+                request_id: &ctx.request_id,
+                error: e.map(|e| e as &dyn std::fmt::Display),
+            });
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::reload::SighupReloader;
 use crate::state::GatewayState;
 use crate::upstream::HealthService;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig, DEFAULT_L4_WRITE_BUFFER_SIZE};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -31,6 +32,16 @@ pub fn server_conf(config: &Config) -> ServerConf {
         error_log: config.error_log.clone(),
         ..Default::default()
     }
+}
+
+/// The per-connection socket buffers of the proxy listeners: the read side
+/// from `gateway.downstream.read_buffer` (Pingora's own default is 64 KiB,
+/// held by every idle keep-alive connection), the write side as Pingora has it.
+pub fn downstream_buffers(config: &Config) -> L4BufferSettings {
+    L4BufferSettings::new(
+        config.gateway.downstream.read_buffer.as_usize(),
+        DEFAULT_L4_WRITE_BUFFER_SIZE,
+    )
 }
 
 /// Creates the default private directory when the pid file or upgrade
@@ -96,8 +107,9 @@ pub fn build(
         proxy.server_options = Some(options);
         let grace = Duration::from_secs(config.grace_period_seconds);
         let mut service = Service::new(name.to_string(), Drained::new(proxy, grace, state.clone()));
+        let buffers = downstream_buffers(&config);
         for addr in &addrs {
-            service.add_tcp(addr);
+            service.add_listener(ListenerConfig::tcp(addr.as_str()).l4_buffer(buffers));
         }
         server.add_service(service);
     }

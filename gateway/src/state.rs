@@ -1,6 +1,7 @@
 //! The gateway's live state: the current [`Generation`] behind an
 //! `arc-swap`, and reloading it atomically.
 
+use crate::access_log::AccessLog;
 use crate::config::{ConfigError, LoadedConfig};
 use crate::generation::Generation;
 use crate::metrics::METRICS;
@@ -23,6 +24,8 @@ pub struct GatewayState {
     /// The config the process started with: listeners and server settings
     /// stay as it set them until a restart or upgrade.
     startup: LoadedConfig,
+    /// `gateway.access_log` as the process started with it.
+    access_log: AccessLog,
     reload_lock: Mutex<()>,
 }
 
@@ -30,9 +33,11 @@ impl GatewayState {
     /// Compiles the first generation.
     pub fn new(loaded: LoadedConfig) -> Result<Self, ConfigError> {
         let generation = Generation::build(loaded.clone(), None, 1)?;
+        let access_log = AccessLog::open(&loaded)?;
         generation.activate();
         Ok(GatewayState {
             current: ArcSwap::from_pointee(generation),
+            access_log,
             startup: loaded,
             reload_lock: Mutex::new(()),
         })
@@ -42,6 +47,11 @@ impl GatewayState {
     /// settings keep its values until a restart).
     pub fn startup(&self) -> &LoadedConfig {
         &self.startup
+    }
+
+    /// The access log (configured at startup).
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
     }
 
     /// The generation serving now.
@@ -108,6 +118,14 @@ fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
     check(
         "gateway.cache_storage",
         o.gateway.cache_storage != n.gateway.cache_storage,
+    );
+    check(
+        "gateway.access_log",
+        o.gateway.access_log != n.gateway.access_log,
+    );
+    check(
+        "gateway.downstream.read_buffer",
+        o.gateway.downstream.read_buffer != n.gateway.downstream.read_buffer,
     );
     check("threads", o.threads != n.threads);
     check("work_stealing", o.work_stealing != n.work_stealing);

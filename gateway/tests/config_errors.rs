@@ -118,6 +118,22 @@ fn each_class_of_bad_config_names_its_key_path() {
             ),
         ),
         (
+            "read buffer above 1MiB",
+            variant("routes:", "downstream: { read_buffer: 2MiB }\n  routes:"),
+        ),
+        (
+            "access log neither off nor a map",
+            variant("routes:", "access_log: maybe\n  routes:"),
+        ),
+        (
+            "access log buffer above 16MiB",
+            variant("routes:", "access_log: { buffer: 32MiB }\n  routes:"),
+        ),
+        (
+            "bad access log format",
+            variant("routes:", "access_log: { format: xml }\n  routes:"),
+        ),
+        (
             "bad escaped_slashes",
             variant(
                 "routes:",

@@ -113,6 +113,42 @@ async fn pipelined_requests_are_answered_in_order() {
     );
 }
 
+/// The client read buffer only sizes socket reads: with none at all, or one
+/// far smaller than a header, big headers, bodies and pipelined requests
+/// still arrive whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn tiny_or_no_read_buffer_still_carries_big_headers_bodies_and_pipelines() {
+    let echo = MockUpstream::start("echo", Echo).await.unwrap();
+    for read_buffer in ["0", "64"] {
+        let gw = start(&template(
+            echo.addr(),
+            &format!("downstream: {{ read_buffer: {read_buffer} }}"),
+        ))
+        .await;
+        let mut conn = TcpStream::connect(gw.proxy_addr()).await.unwrap();
+        let body = "x".repeat(256 * 1024);
+        let requests = format!(
+            "GET /app/big-header HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n\
+             POST /app/big-body HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}\
+             GET /app/last HTTP/1.1\r\nHost: a\r\n\r\n",
+            "p".repeat(32 * 1024),
+            body.len(),
+        );
+        conn.write_all(requests.as_bytes()).await.unwrap();
+        let (text, _) = read_responses(&mut conn, 3).await;
+        assert_eq!(
+            statuses(&text),
+            vec![200, 200, 200],
+            "read_buffer {read_buffer}: {text}"
+        );
+        assert!(
+            text.contains(&format!("\"body_len\":{}", body.len())),
+            "read_buffer {read_buffer}: the whole body arrived: {text}"
+        );
+        assert!(text.contains("/app/last"), "read_buffer {read_buffer}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_targets_and_headers_get_414_and_431_on_a_kept_connection() {
     let echo = MockUpstream::start("echo", Echo).await.unwrap();

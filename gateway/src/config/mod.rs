@@ -5,6 +5,7 @@
 //! model plus where it came from. Turning it into routing tables and
 //! balancers is `crate::generation`'s job.
 
+mod access_log;
 pub mod cache;
 mod env;
 mod error;
@@ -13,6 +14,7 @@ mod validate;
 mod validate_downstream;
 mod values;
 
+pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogSetting, MAX_ACCESS_LOG_BUFFER};
 pub use cache::{CacheStorageConfig, Cidr, PurgeConfig, RouteCacheConfig};
 pub use error::ConfigError;
 pub use model::*;

@@ -69,7 +69,17 @@ pub struct GatewayConfig {
     /// The shared response cache store (restart only).
     #[serde(default)]
     pub cache_storage: CacheStorageConfig,
+    /// The per-request access log (text on stderr by default).
+    #[serde(default)]
+    pub access_log: super::AccessLogSetting,
 }
+
+/// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the
+/// measured trade-off against Pingora's 64 KiB).
+pub const DEFAULT_READ_BUFFER: u64 = 4 * 1024;
+
+/// Upper bound of `gateway.downstream.read_buffer`.
+pub const MAX_READ_BUFFER: u64 = 1024 * 1024;
 
 /// Limits and path handling for client connections, applied to every
 /// listener before a request is routed.
@@ -101,6 +111,10 @@ pub struct DownstreamConfig {
     /// What to do with `%2F` and `%5C` in the path.
     #[serde(default)]
     pub escaped_slashes: EscapedSlashes,
+    /// Read buffer of each client connection, held for the connection's
+    /// whole life (0 reads straight from the socket). Read at startup only.
+    #[serde(default = "default_read_buffer")]
+    pub read_buffer: ByteSize,
 }
 
 impl Default for DownstreamConfig {
@@ -113,6 +127,7 @@ impl Default for DownstreamConfig {
             max_header_bytes: default_max_header_bytes(),
             merge_slashes: true,
             escaped_slashes: EscapedSlashes::default(),
+            read_buffer: default_read_buffer(),
         }
     }
 }
@@ -552,6 +567,9 @@ fn default_max_uri_bytes() -> ByteSize {
 }
 fn default_max_header_bytes() -> ByteSize {
     ByteSize(64 * 1024)
+}
+fn default_read_buffer() -> ByteSize {
+    ByteSize(DEFAULT_READ_BUFFER)
 }
 fn default_version() -> usize {
     1

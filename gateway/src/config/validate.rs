@@ -32,6 +32,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     let gw = &config.gateway;
     validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
     super::validate_downstream::validate_downstream(&gw.downstream).map_err(|(p, m)| err(p, m))?;
+    super::access_log::validate_access_log(&gw.access_log).map_err(|(p, m)| err(p, m))?;
     if let Some(admin) = &gw.admin {
         validate_admin(admin).map_err(|(p, m)| err(p, m))?;
     }

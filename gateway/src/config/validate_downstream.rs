@@ -1,7 +1,7 @@
 //! Checks for `gateway.downstream`: limits must be usable and within what
 //! Pingora itself enforces.
 
-use super::model::DownstreamConfig;
+use super::model::{DownstreamConfig, MAX_READ_BUFFER};
 
 /// Pingora refuses request headers larger than this before any hook runs
 /// (`MAX_HEADER_SIZE` in pingora-core's HTTP/1 server), so a larger limit
@@ -41,6 +41,15 @@ pub fn validate_downstream(d: &DownstreamConfig) -> Result<(), (String, String)>
             format!(
                 "{} is out of range; expected 256 to {PINGORA_MAX_HEADER_BYTES} (1MiB, Pingora's own limit)",
                 d.max_header_bytes
+            ),
+        ));
+    }
+    if d.read_buffer.0 > MAX_READ_BUFFER {
+        return Err((
+            path("read_buffer"),
+            format!(
+                "{} is too large; expected 0 to {MAX_READ_BUFFER} (1MiB)",
+                d.read_buffer
             ),
         ));
     }

@@ -14,6 +14,9 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
   --body small|1k     response body size; default small
   --targets A,B,...   only these of direct, pingora-bare, gateway,
                       gateway-full, nginx, haproxy
+  --gateway-read-buffer SIZE
+                      gateway.downstream.read_buffer for both gateway
+                      targets (e.g. 0, 4KiB, 64KiB); default: as shipped
   --idle-conns N      idle keep-alive connections for the memory test
                       (0 skips it); default 2000
   --quick             smoke run: 1 s runs, 1 round, 200 idle connections
@@ -41,6 +44,8 @@ pub struct BenchArgs {
     pub logs: Logs,
     pub body_1k: bool,
     pub targets: Option<Vec<String>>,
+    /// `gateway.downstream.read_buffer` for the gateway targets.
+    pub gateway_read_buffer: Option<String>,
     pub idle_conns: usize,
     pub check: Option<PathBuf>,
     pub criterion: bool,
@@ -76,6 +81,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
         logs: Logs::On,
         body_1k: false,
         targets: None,
+        gateway_read_buffer: None,
         idle_conns: 2000,
         check: None,
         criterion: false,
@@ -122,6 +128,15 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
                 }
                 out.targets = Some(names);
             }
+            "--gateway-read-buffer" => {
+                let v = it.next().ok_or("--gateway-read-buffer needs a size")?;
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!(
+                        "--gateway-read-buffer takes a size such as 4KiB, got `{v}`"
+                    ));
+                }
+                out.gateway_read_buffer = Some(v.clone());
+            }
             "--check" => {
                 out.check = Some(PathBuf::from(it.next().ok_or("--check needs a file")?));
             }
@@ -165,6 +180,10 @@ mod tests {
             ("--logs maybe", "--logs takes on, off or both"),
             ("--targets gateway,envoy", "unknown target `envoy`"),
             ("--frobnicate", "unknown flag `--frobnicate`"),
+            (
+                "--gateway-read-buffer 4:KiB",
+                "--gateway-read-buffer takes a size",
+            ),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expect), "{input}: {err}");

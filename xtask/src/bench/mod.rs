@@ -173,12 +173,13 @@ fn run(args: &BenchArgs) -> Result<(), String> {
     println!("pinning: {}", pinning.note);
     println!("machine: {}", machine());
     println!(
-        "settings: workers {}, wrk -t1 -c{} -d{}s, {} round(s), {} body, open-files limit {nofile}",
+        "settings: workers {}, wrk -t1 -c{} -d{}s, {} round(s), {} body, open-files limit {nofile}, gateway read buffer {}",
         args.workers,
         args.connections,
         args.duration_s,
         args.rounds,
-        if args.body_1k { "1 KiB" } else { "small" }
+        if args.body_1k { "1 KiB" } else { "small" },
+        args.gateway_read_buffer.as_deref().unwrap_or("as shipped"),
     );
     let names = chosen_targets(args);
     let modes: &[bool] = match args.logs {
@@ -210,6 +211,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
             "connections": args.connections,
             "rounds": args.rounds,
             "body": if args.body_1k { "1k" } else { "small" },
+            "gateway_read_buffer": args.gateway_read_buffer,
             "pinning": pinning.note,
             "machine": machine(),
         });
@@ -277,6 +279,7 @@ fn run_mode(
         workers: args.workers,
         logs,
         body_1k: args.body_1k,
+        gateway_read_buffer: args.gateway_read_buffer.as_deref(),
         pinning,
     };
     let mut running: Vec<Target> = Vec::new();

@@ -15,6 +15,8 @@ pub struct RunSettings<'a> {
     pub workers: usize,
     pub logs: bool,
     pub body_1k: bool,
+    /// `gateway.downstream.read_buffer` for the gateway targets.
+    pub gateway_read_buffer: Option<&'a str>,
     pub pinning: &'a Pinning,
 }
 
@@ -54,6 +56,19 @@ fn body_path(s: &RunSettings) -> &'static str {
     }
 }
 
+/// Gateway keys that differ from the shipped defaults: `access_log: off`
+/// when logs are off, and `--gateway-read-buffer`.
+fn downstream_block(s: &RunSettings) -> String {
+    let mut block = String::new();
+    if !s.logs {
+        block.push_str("  access_log: off\n");
+    }
+    if let Some(size) = s.gateway_read_buffer {
+        block.push_str(&format!("  downstream: {{ read_buffer: {size} }}\n"));
+    }
+    block
+}
+
 /// One bare route, as an operator would write it.
 fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
     format!(
@@ -65,7 +80,7 @@ grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
   listeners: [ {{ address: "{listen}" }} ]
-  clusters:
+{downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
     - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin }}
@@ -73,6 +88,7 @@ gateway:
         workers = s.workers,
         dir = s.dir.display(),
         upstream = s.upstream,
+        downstream = downstream_block(s),
     )
 }
 
@@ -88,7 +104,7 @@ grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
   listeners: [ {{ address: "{listen}" }} ]
-  clusters:
+{downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
     - name: other
@@ -113,6 +129,7 @@ gateway:
         workers = s.workers,
         dir = s.dir.display(),
         upstream = s.upstream,
+        downstream = downstream_block(s),
     )
 }
 
@@ -125,8 +142,8 @@ fn gateway_cmd(
     std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("gateway"));
     cmd.arg("-c").arg(&path);
-    // As shipped: the access log (target `access`) goes to stderr, which
-    // the caller sends to a file. Logs off: warnings only.
+    // As shipped: the access log goes to stderr, which the caller sends to
+    // a file. Logs off: `access_log: off` in the config, warnings only.
     cmd.env("RUST_LOG", if s.logs { "info" } else { "warn" });
     Ok(cmd)
 }
