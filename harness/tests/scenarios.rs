@@ -58,6 +58,7 @@ scenarios! {
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
     mtls_upstream => "mtls-upstream",
+    no_poison => "no-poison",
     thundering_herd => "thundering-herd",
 }
 
