@@ -59,6 +59,7 @@ scenarios! {
     hot_reload => "hot-reload",
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
+    purge => "purge",
     thundering_herd => "thundering-herd",
 }
 

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 /// snapshot or metric assertion reads its metrics.
 pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
 
+/// The `${port.NAME}` of the admin API (requests to it are not proxied).
+const ADMIN_LISTENER: &str = "admin";
+
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -266,10 +269,14 @@ impl Runner {
         })
     }
 
-    /// Counts what a traffic step sent.
-    pub(super) fn record_sent(&mut self, summary: &Summary) {
+    /// Counts what a traffic step sent to `listener`. Requests to the
+    /// `admin` listener are not proxied, so the gateway does not count them
+    /// in `gateway_requests_total` and the ledger leaves them out.
+    pub(super) fn record_sent(&mut self, summary: &Summary, listener: &str) {
         self.requests += summary.sent();
-        self.ledger.add(summary.reached_server());
+        if listener != ADMIN_LISTENER {
+            self.ledger.add(summary.reached_server());
+        }
     }
 
     /// Counts what background load `name` sent, once joined.
