@@ -60,6 +60,7 @@ scenarios! {
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
     purge => "purge",
+    swr => "swr",
     thundering_herd => "thundering-herd",
 }
 
