@@ -60,6 +60,7 @@ scenarios! {
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
     purge => "purge",
+    stale_if_error => "stale-if-error",
     swr => "swr",
     thundering_herd => "thundering-herd",
 }
