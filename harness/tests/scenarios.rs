@@ -63,6 +63,7 @@ scenarios! {
     stale_if_error => "stale-if-error",
     swr => "swr",
     thundering_herd => "thundering-herd",
+    vary => "vary",
 }
 
 #[test]
