@@ -71,19 +71,20 @@ pub enum BehaviourKind {
 pub struct UpstreamSpec {
     /// Which behaviour.
     pub behaviour: BehaviourKind,
-    /// Response status (fixed, slow, h2c, mtls).
+    /// Response status (fixed, slow, h2c, mtls; cacheable: of full responses).
     #[serde(default)]
     pub status: Option<u16>,
     /// Response body (defaults to the upstream's name).
     #[serde(default)]
     pub body: Option<String>,
-    /// Extra response headers.
+    /// Extra response headers (fixed, slow, h2c, mtls, cacheable, reset_body).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Delay before the response (slow) or stall length (stall_body).
+    /// Delay before the response (slow, cacheable) or stall length
+    /// (stall_body).
     #[serde(default, deserialize_with = "opt_duration")]
     pub delay: Option<Duration>,
-    /// Content-Length announced by body_mismatch / stall_body.
+    /// Content-Length announced by body_mismatch / reset_body / stall_body.
     #[serde(default)]
     pub declared_length: Option<usize>,
     /// How many chunks a chunked_truncated body is sent as (default 1).
