@@ -218,6 +218,17 @@ impl Summary {
         m
     }
 
+    /// Complete responses by the value of header `name` (`(absent)` for
+    /// those without it).
+    pub fn header_counts(&self, name: &str) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in self.records.iter().filter(|r| r.status.is_some()) {
+            let value = r.header(name).unwrap_or("(absent)").to_string();
+            *m.entry(value).or_insert(0) += 1;
+        }
+        m
+    }
+
     /// Complete 2xx responses by `x-upstream`.
     pub fn served_by(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();

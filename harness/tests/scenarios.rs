@@ -58,6 +58,12 @@ scenarios! {
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
     mtls_upstream => "mtls-upstream",
+    no_poison => "no-poison",
+    purge => "purge",
+    stale_if_error => "stale-if-error",
+    swr => "swr",
+    thundering_herd => "thundering-herd",
+    vary => "vary",
 }
 
 #[test]

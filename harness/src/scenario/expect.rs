@@ -74,6 +74,14 @@ pub fn problems(
             ));
         }
     }
+    for (name, want) in &expect.header_counts {
+        let got = summary.header_counts(name);
+        if &got != want {
+            out.push(format!(
+                "responses by `{name}`: expected {want:?}, got {got:?}"
+            ));
+        }
+    }
     if let Some(needle) = &expect.body_contains {
         let bad = summary
             .records
@@ -208,5 +216,50 @@ mod tests {
             found[0].starts_with("1 bodies from `liar` are not a prefix"),
             "{found:?}"
         );
+    }
+
+    fn ok_with(cache_status: Option<&str>) -> Record {
+        Record {
+            status: Some(200),
+            broken_status: None,
+            upstream: None,
+            headers: cache_status
+                .map(|v| vec![("cache-status".to_string(), v.to_string())])
+                .unwrap_or_default(),
+            failure: None,
+            connected: true,
+            error: None,
+            body: Vec::new(),
+            latency: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn header_counts_are_exact_and_count_absent_values() {
+        let summary = Summary {
+            records: vec![
+                ok_with(Some("gateway; hit")),
+                ok_with(Some("gateway; hit")),
+                ok_with(None),
+            ],
+        };
+        let expect = |counts: &[(&str, usize)]| Expect {
+            header_counts: BTreeMap::from([(
+                "cache-status".to_string(),
+                counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            )]),
+            ..Expect::default()
+        };
+        let (hits, bodies) = (BTreeMap::new(), BTreeMap::new());
+        let exact = expect(&[("gateway; hit", 2), ("(absent)", 1)]);
+        assert_eq!(
+            problems(&exact, &summary, &hits, &bodies),
+            Vec::<String>::new()
+        );
+        // An unlisted value (here the absent header) is a problem too.
+        let partial = expect(&[("gateway; hit", 2)]);
+        let found = problems(&partial, &summary, &hits, &bodies);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("(absent)"), "{found:?}");
     }
 }

@@ -51,6 +51,8 @@ pub enum BehaviourKind {
     StallBody,
     /// Accept, then RST.
     Reset,
+    /// Content-Length larger than the body, part of the body, then RST.
+    ResetBody,
     /// Content-Length larger than the body, then close.
     BodyMismatch,
     /// Chunked body that breaks off: no terminating chunk, then close.
@@ -69,19 +71,20 @@ pub enum BehaviourKind {
 pub struct UpstreamSpec {
     /// Which behaviour.
     pub behaviour: BehaviourKind,
-    /// Response status (fixed, slow, h2c, mtls).
+    /// Response status (fixed, slow, h2c, mtls; cacheable: of full responses).
     #[serde(default)]
     pub status: Option<u16>,
     /// Response body (defaults to the upstream's name).
     #[serde(default)]
     pub body: Option<String>,
-    /// Extra response headers.
+    /// Extra response headers (fixed, slow, h2c, mtls, cacheable, reset_body).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Delay before the response (slow) or stall length (stall_body).
+    /// Delay before the response (slow, cacheable) or stall length
+    /// (stall_body).
     #[serde(default, deserialize_with = "opt_duration")]
     pub delay: Option<Duration>,
-    /// Content-Length announced by body_mismatch / stall_body.
+    /// Content-Length announced by body_mismatch / reset_body / stall_body.
     #[serde(default)]
     pub declared_length: Option<usize>,
     /// How many chunks a chunked_truncated body is sent as (default 1).
@@ -90,6 +93,9 @@ pub struct UpstreamSpec {
     /// Cache-Control of a cacheable upstream.
     #[serde(default)]
     pub cache_control: Option<String>,
+    /// Cacheable: park every request until an `upstream` step releases them.
+    #[serde(default)]
+    pub hold: bool,
     /// Start down (connection refused) instead of up.
     #[serde(default)]
     pub down: bool,
@@ -184,6 +190,8 @@ step_kinds! {
     Sleep(SleepStep) = "sleep",
     /// Check a metric now.
     AssertMetric(MetricCheck) = "assert_metric",
+    /// Check a mock's total hit count now.
+    AssertUpstream(AssertUpstreamStep) = "assert_upstream",
     /// Compare normalised counters and gauges with the stored snapshot.
     Snapshot(SnapshotStep) = "snapshot",
     /// Wait for the gateway process to exit with a code.
@@ -317,6 +325,11 @@ pub struct Expect {
     /// Requests each mock counted during the step, exactly.
     #[serde(default)]
     pub upstream_hits: BTreeMap<String, u64>,
+    /// Exact counts of complete responses per value of a header
+    /// (`(absent)` for responses without it); a value not listed must not
+    /// occur.
+    #[serde(default)]
+    pub header_counts: BTreeMap<String, BTreeMap<String, usize>>,
     /// Every complete 2xx body contains this.
     #[serde(default)]
     pub body_contains: Option<String>,
@@ -360,6 +373,23 @@ pub struct UpstreamStep {
     /// Wait for a running flap schedule to end.
     #[serde(default)]
     pub wait_flap_end: bool,
+    /// Let requests parked by a `hold: true` mock go.
+    #[serde(default)]
+    pub release: bool,
+    /// Make the mock's next response a new version (cacheable).
+    #[serde(default)]
+    pub bump_version: bool,
+}
+
+/// Checks on one mock's totals since the scenario started.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertUpstreamStep {
+    /// Which mock.
+    pub name: String,
+    /// Requests it served in total (health checks excluded), exactly.
+    #[serde(default)]
+    pub hits: Option<u64>,
 }
 
 /// Listener state of a mock.

@@ -12,7 +12,7 @@ use crate::gateway::{GatewayProcess, Template};
 use crate::traffic::{Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
     Behaviour, BodyMismatch, Cacheable, ChunkedTruncated, Echo, Fixed, Flapper, H2cOnly,
-    MockUpstream, Mtls, Reset, Slow, StallBody,
+    MockUpstream, Mtls, Reset, ResetBody, Slow, StallBody,
 };
 use crate::{metrics, wait};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// How long the gateway gets to count the requests sent to it before a
 /// snapshot or metric assertion reads its metrics.
 pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
+
+/// The `${port.NAME}` of the admin API (requests to it are not proxied).
+const ADMIN_LISTENER: &str = "admin";
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -112,6 +115,7 @@ pub(super) fn fixed_body(name: &str, spec: &UpstreamSpec) -> Option<Vec<u8>> {
         BehaviourKind::Fixed
         | BehaviourKind::Slow
         | BehaviourKind::BodyMismatch
+        | BehaviourKind::ResetBody
         | BehaviourKind::ChunkedTruncated
         | BehaviourKind::H2c
         | BehaviourKind::Mtls => Some(
@@ -133,17 +137,18 @@ pub(super) fn build_behaviour(
     spec: &UpstreamSpec,
     certs: &TestCerts,
 ) -> Result<Arc<dyn Behaviour>, String> {
+    let headers = || -> Vec<(String, String)> {
+        spec.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     let fixed = || {
-        let mut f = Fixed {
+        let f = Fixed {
             status: spec.status.unwrap_or(200),
-            headers: spec
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            headers: headers(),
             body: spec.body.clone().unwrap_or_else(|| name.to_string()),
         };
-        f.headers.sort();
         Arc::new(f) as Arc<dyn Behaviour>
     };
     Ok(match spec.behaviour {
@@ -166,14 +171,26 @@ pub(super) fn build_behaviour(
                 body,
             })
         }
+        BehaviourKind::ResetBody => {
+            let body = spec.body.clone().unwrap_or_else(|| name.to_string());
+            Arc::new(ResetBody {
+                declared: spec.declared_length.unwrap_or(body.len() + 100),
+                body,
+                headers: headers(),
+            })
+        }
         BehaviourKind::ChunkedTruncated => Arc::new(ChunkedTruncated {
             body: spec.body.clone().unwrap_or_else(|| name.to_string()),
             chunks: spec.chunks.unwrap_or(1),
         }),
         BehaviourKind::H2c => Arc::new(H2cOnly { inner: fixed() }),
-        BehaviourKind::Cacheable => Arc::new(Cacheable::new(
-            spec.cache_control.as_deref().unwrap_or("max-age=60"),
-        )),
+        BehaviourKind::Cacheable => {
+            let mut c = Cacheable::new(spec.cache_control.as_deref().unwrap_or("max-age=60"));
+            c.status = spec.status.unwrap_or(200);
+            c.headers = headers();
+            c.delay = spec.delay;
+            Arc::new(if spec.hold { c.hold() } else { c })
+        }
         BehaviourKind::Mtls => Arc::new(Mtls::new(certs, fixed())),
     })
 }
@@ -252,10 +269,14 @@ impl Runner {
         })
     }
 
-    /// Counts what a traffic step sent.
-    pub(super) fn record_sent(&mut self, summary: &Summary) {
+    /// Counts what a traffic step sent to `listener`. Requests to the
+    /// `admin` listener are not proxied, so the gateway does not count them
+    /// in `gateway_requests_total` and the ledger leaves them out.
+    pub(super) fn record_sent(&mut self, summary: &Summary, listener: &str) {
         self.requests += summary.sent();
-        self.ledger.add(summary.reached_server());
+        if listener != ADMIN_LISTENER {
+            self.ledger.add(summary.reached_server());
+        }
     }
 
     /// Counts what background load `name` sent, once joined.

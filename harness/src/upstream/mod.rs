@@ -17,6 +17,7 @@ mod http;
 mod mtls;
 mod raw;
 mod reset;
+mod reset_body;
 mod slow;
 
 pub use body_mismatch::BodyMismatch;
@@ -29,6 +30,7 @@ pub use h2c::H2cOnly;
 pub use http::{full, tagged, MockBody, MockResponse};
 pub use mtls::{Mtls, CLIENT_CN_HEADER};
 pub use reset::Reset;
+pub use reset_body::ResetBody;
 pub use slow::{Slow, StallBody};
 
 use async_trait::async_trait;
@@ -87,6 +89,17 @@ pub trait Behaviour: Send + Sync + 'static {
     /// hyper, counting each request and calling [`Behaviour::respond`].
     async fn serve(self: Arc<Self>, stream: TcpStream, ctx: Arc<MockContext>) {
         http::serve_auto(stream, ctx).await
+    }
+
+    /// Lets parked requests go; false when this behaviour parks none.
+    fn release(&self) -> bool {
+        false
+    }
+
+    /// Makes the next response a new version; false when this behaviour
+    /// has no versions.
+    fn bump_version(&self) -> bool {
+        false
     }
 }
 
@@ -159,6 +172,18 @@ impl MockUpstream {
             .behaviour
             .write()
             .unwrap_or_else(|p| p.into_inner()) = behaviour;
+    }
+
+    /// Lets requests parked by the current behaviour go; false when it
+    /// parks none.
+    pub fn release(&self) -> bool {
+        self.ctx.behaviour().release()
+    }
+
+    /// Makes the current behaviour's next response a new version; false
+    /// when it has no versions.
+    pub fn bump_version(&self) -> bool {
+        self.ctx.behaviour().bump_version()
     }
 
     /// Status returned to HTTP health checks (200 by default).

@@ -4,6 +4,7 @@
 //! `step_kinds!` list and a module here.
 
 mod assert_metric;
+mod assert_upstream;
 mod exit;
 mod join;
 mod reload;

@@ -36,7 +36,7 @@ impl StepKind for TrafficStep {
         let before = runner.hits();
         let spec = runner.traffic_spec(self, self.requests.unwrap_or(0))?;
         let summary = traffic::run(&spec).await?;
-        runner.record_sent(&summary);
+        runner.record_sent(&summary, &self.listener);
         runner.check(&self.expect, &summary, &before)
     }
 }

@@ -26,6 +26,12 @@ impl StepKind for UpstreamStep {
         if self.wait_flap_end {
             what.push("wait for the flapping to end".into());
         }
+        if self.release {
+            what.push("release parked requests".into());
+        }
+        if self.bump_version {
+            what.push("bump version".into());
+        }
         format!("upstream {}: {}", self.name, what.join(", "))
     }
 
@@ -48,6 +54,12 @@ impl StepKind for UpstreamStep {
             runner
                 .bodies
                 .insert(self.name.clone(), fixed_body(&self.name, spec));
+        }
+        if self.release && !mock.release() {
+            return Err(format!("upstream {} parks no requests", self.name));
+        }
+        if self.bump_version && !mock.bump_version() {
+            return Err(format!("upstream {} has no versions", self.name));
         }
         if let Some(status) = self.health_status {
             mock.set_health_status(status);
