@@ -395,9 +395,9 @@ async fn storage_stays_within_max_bytes_by_evicting() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(gw.metric("gateway_cache_evictions_total", &[]).await >= 70.0);
-    // The most recent entry is still there.
-    assert_eq!(
-        get(&gw, "/c/e99", &[]).await.header("cache-status"),
-        Some("gateway; hit")
-    );
+    // Eviction stops once under the limit: the store is bounded, not
+    // emptied. (Which entries survive is not asserted: the LRU is sharded
+    // and picks shards by power of two random choices, so with ~20 entries
+    // over 16 shards even the newest one can be the one evicted.)
+    assert!(gw.metric("gateway_cache_bytes", &[]).await >= 10.0 * 1024.0);
 }

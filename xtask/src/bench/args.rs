@@ -13,7 +13,7 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
                       or both sets one after the other; default on
   --body small|1k     response body size; default small
   --targets A,B,...   only these of direct, pingora-bare, gateway,
-                      gateway-full, nginx, haproxy
+                      gateway-full, gateway-cache-hit, nginx, haproxy
   --gateway-read-buffer SIZE
                       gateway.downstream.read_buffer for both gateway
                       targets (e.g. 0, 4KiB, 64KiB); default: as shipped
@@ -53,11 +53,12 @@ pub struct BenchArgs {
 }
 
 /// Every target, in run order.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "direct",
     "pingora-bare",
     "gateway",
     "gateway-full",
+    "gateway-cache-hit",
     "nginx",
     "haproxy",
 ];

@@ -357,7 +357,7 @@ fn run_mode(
     }
     if idle_conns > 0 {
         for (target, (_, samples)) in running.iter().zip(results.iter_mut()) {
-            if target.name == "direct" || target.name == "gateway-full" {
+            if matches!(target.name, "direct" | "gateway-full" | "gateway-cache-hit") {
                 continue;
             }
             let idle = idle::measure(target.addr, &target.path, &target.pids, idle_conns)

@@ -53,12 +53,13 @@ impl Samples {
 /// Ratio names, how each is computed, and whether higher is better.
 /// Throughput ratios compare median req/s; the CPU ratio compares median
 /// CPU per request (higher is worse).
-pub const RATIOS: [(&str, &str, &str, bool); 6] = [
+pub const RATIOS: [(&str, &str, &str, bool); 7] = [
     ("gateway/direct", "gateway", "direct", true),
     ("gateway/nginx", "gateway", "nginx", true),
     ("gateway/haproxy", "gateway", "haproxy", true),
     ("gateway/pingora-bare", "gateway", "pingora-bare", true),
     ("gateway-full/gateway", "gateway-full", "gateway", true),
+    ("cache-hit/gateway", "gateway-cache-hit", "gateway", true),
     ("cpu gateway/nginx", "gateway", "nginx", false),
 ];
 

@@ -133,6 +133,31 @@ gateway:
     )
 }
 
+/// The bare route with the response cache on: after the warm-up request
+/// fills it, every measured request is a hit (the upstream sends no
+/// freshness, so the route's `ttl` applies).
+fn gateway_cache_hit_config(s: &RunSettings, listen: SocketAddr) -> String {
+    format!(
+        r#"version: 1
+threads: {workers}
+pid_file: "{dir}/gateway-cache-hit.pid"
+upgrade_sock: "{dir}/gateway-cache-hit-upgrade.sock"
+grace_period_seconds: 0
+graceful_shutdown_timeout_seconds: 1
+gateway:
+  listeners: [ {{ address: "{listen}" }} ]
+{downstream}  clusters:
+    origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
+  routes:
+    - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin, cache: {{ ttl: 1h }} }}
+"#,
+        workers = s.workers,
+        dir = s.dir.display(),
+        upstream = s.upstream,
+        downstream = downstream_block(s),
+    )
+}
+
 fn gateway_cmd(
     s: &RunSettings,
     name: &str,
@@ -185,6 +210,10 @@ pub fn start(
                 libc::SIGKILL,
             )
         }
+        "gateway-cache-hit" => (
+            gateway_cmd(s, name, gateway_cache_hit_config(s, addr))?,
+            libc::SIGKILL,
+        ),
         "nginx" => {
             let access_log = if s.logs {
                 format!("{}/nginx-access.log combined buffer=64k", s.dir.display())
