@@ -286,7 +286,10 @@ mod tests {
             abuser_allowed += u32::from(store.check(b"abuser", &p, now).allowed);
         }
         // 10 s at 1/s: its state kept, the abuser earns 10 more requests at most.
-        assert!(abuser_allowed <= 10, "abuser allowed {abuser_allowed} times");
+        assert!(
+            abuser_allowed <= 10,
+            "abuser allowed {abuser_allowed} times"
+        );
         assert!(store.overflowed() > 0);
     }
 }
