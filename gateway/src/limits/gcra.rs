@@ -15,7 +15,7 @@
 //! compare-and-swap loop ([`check_atomic`]), so concurrent requests on one key
 //! are decided exactly as if they had arrived one after another.
 
-use super::clock::{Clock, MonotonicClock};
+use super::clock::{Clock, CounterClock};
 use super::store::{GcraStore, ShardedStore};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,17 +169,17 @@ pub fn check_atomic(tat: &AtomicU64, policy: &GcraPolicy, now: u64) -> Decision 
 }
 
 /// A GCRA limiter: one policy, a clock and a per-key state store.
-pub struct GcraLimiter<C: Clock = MonotonicClock, S: GcraStore = ShardedStore> {
+pub struct GcraLimiter<C: Clock = CounterClock, S: GcraStore = ShardedStore> {
     policy: GcraPolicy,
     clock: C,
     store: S,
 }
 
 impl GcraLimiter {
-    /// A limiter on the process clock with an in-process store of up to
-    /// `max_keys` keys.
+    /// A limiter on the CPU counter clock with an in-process store of up
+    /// to `max_keys` keys.
     pub fn in_process(policy: GcraPolicy, max_keys: usize) -> Self {
-        GcraLimiter::new(policy, MonotonicClock::new(), ShardedStore::new(max_keys))
+        GcraLimiter::new(policy, CounterClock::new(), ShardedStore::new(max_keys))
     }
 }
 

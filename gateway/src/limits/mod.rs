@@ -16,7 +16,7 @@ pub mod gcra;
 pub mod headers;
 pub mod store;
 
-pub use clock::{Clock, FakeClock, MonotonicClock};
+pub use clock::{Clock, CounterClock, FakeClock, MonotonicClock};
 pub use gcra::{Decision, GcraLimiter, GcraPolicy, PolicyError};
 pub use headers::{rate_limit_headers, RateLimitHeaders};
 pub use store::{GcraStore, ShardedStore};
