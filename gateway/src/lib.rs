@@ -12,6 +12,7 @@ pub mod error_page;
 pub mod generation;
 pub mod header_timeout;
 pub mod headers;
+pub mod limits;
 pub mod metrics;
 pub mod normalize;
 pub mod proxy;

@@ -1,0 +1,132 @@
+//! GCRA check cost beside the `governor` crate, in one run: one hot key and
+//! 100,000 keys, on 1 and 2 threads, each with a policy whose checks are
+//! all allowed (every check writes the key's state) and one where the hot
+//! key is refused (a read only).
+//!
+//! On 2 threads an iteration is one check on each thread at the same time,
+//! so the time reported is the wall time per check under contention.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gateway::limits::{GcraLimiter, GcraPolicy};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+const MANY_KEYS: u64 = 100_000;
+
+/// A rate and burst both implementations are configured with.
+#[derive(Clone, Copy)]
+struct Setting {
+    name: &'static str,
+    per_second: u32,
+    burst: u32,
+}
+
+const SETTINGS: [Setting; 2] = [
+    // Far above what one core can ask: every check is allowed.
+    Setting {
+        name: "allowed",
+        per_second: 1_000_000_000,
+        burst: 1_000,
+    },
+    // The hot key's burst is spent at once: checks are refused.
+    Setting {
+        name: "refused",
+        per_second: 1,
+        burst: 1,
+    },
+];
+
+trait Limiter: Sync {
+    fn check(&self, key: u64) -> bool;
+}
+
+impl Limiter for GcraLimiter {
+    #[inline]
+    fn check(&self, key: u64) -> bool {
+        GcraLimiter::check(self, &key.to_ne_bytes()).allowed
+    }
+}
+
+impl Limiter for DefaultKeyedRateLimiter<u64> {
+    #[inline]
+    fn check(&self, key: u64) -> bool {
+        self.check_key(&key).is_ok()
+    }
+}
+
+fn ours(s: Setting) -> GcraLimiter {
+    let policy = GcraPolicy::new(
+        u64::from(s.per_second),
+        Duration::from_secs(1),
+        u64::from(s.burst),
+    )
+    .expect("bench policy");
+    GcraLimiter::in_process(policy, 1_000_000)
+}
+
+fn governor(s: Setting) -> DefaultKeyedRateLimiter<u64> {
+    let nz = |n: u32| NonZeroU32::new(n).expect("non-zero");
+    RateLimiter::keyed(Quota::per_second(nz(s.per_second)).allow_burst(nz(s.burst)))
+}
+
+/// Runs `iters` checks on each of `threads` threads; keys cycle over `keys`.
+fn run(limiter: &dyn Limiter, threads: u64, keys: u64, iters: u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut key = t * 7919 % keys;
+                for _ in 0..iters {
+                    black_box(limiter.check(black_box(key)));
+                    key += 1;
+                    if key == keys {
+                        key = 0;
+                    }
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn gcra(c: &mut Criterion) {
+    for setting in SETTINGS {
+        for (shape, keys) in [("hot_key", 1), ("many_keys", MANY_KEYS)] {
+            let mut group = c.benchmark_group(format!("gcra_{shape}_{}", setting.name));
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(3));
+            let ours = ours(setting);
+            let governor = governor(setting);
+            // Every key tracked before measuring: the steady state, not inserts.
+            for key in 0..keys {
+                Limiter::check(&ours, key);
+                Limiter::check(&governor, key);
+            }
+            let limiters: [(&str, &dyn Limiter); 2] = [("gateway", &ours), ("governor", &governor)];
+            for threads in [1, 2] {
+                for (name, limiter) in limiters {
+                    group.bench_function(
+                        BenchmarkId::new(name, format!("{threads}_threads")),
+                        |b| {
+                            if threads == 1 {
+                                let mut key = 0;
+                                b.iter(|| {
+                                    key = (key + 1) % keys;
+                                    limiter.check(black_box(key))
+                                })
+                            } else {
+                                b.iter_custom(|iters| run(limiter, threads, keys, iters))
+                            }
+                        },
+                    );
+                }
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, gcra);
+criterion_main!(benches);
