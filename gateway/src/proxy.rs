@@ -11,7 +11,7 @@ use crate::request_target;
 use crate::state::GatewayState;
 use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
 use async_trait::async_trait;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
@@ -84,14 +84,6 @@ impl RequestCtx {
         self.route_and_cluster()
             .map_or("none", |(r, _)| r.name.as_str())
     }
-}
-
-fn request_host(req: &RequestHeader) -> &str {
-    req.headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("")
 }
 
 fn client_ip(session: &Session) -> Option<IpAddr> {
@@ -233,9 +225,11 @@ impl ProxyHttp for GatewayProxy {
         }
         if ctx.rejection.is_none() {
             let req = session.req_header();
-            ctx.route = generation
-                .routes
-                .find(request_host(req), req.uri.path(), &req.method);
+            ctx.route = generation.routes.find(
+                crate::request_target::host(req),
+                req.uri.path(),
+                &req.method,
+            );
         }
         ctx.generation = Some(generation);
         Ok(())

@@ -13,6 +13,16 @@ use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderValue, Version};
 use pingora::http::RequestHeader;
 
+/// The request's host as sent (`Host`, else the URI authority, as HTTP/2
+/// carries it); may include a port. Empty when there is none.
+pub fn host(req: &RequestHeader) -> &str {
+    req.headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
+}
+
 /// Applies the rules above; `Err` carries the status to answer.
 pub fn canonicalize(req: &mut RequestHeader) -> Result<(), u16> {
     if req.version == Version::HTTP_2 {

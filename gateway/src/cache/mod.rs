@@ -15,7 +15,6 @@ pub mod status;
 pub mod storage;
 
 use crate::config::{CacheStorageConfig, Cidr, RouteCacheConfig};
-use http::header::HOST;
 use http::{HeaderName, HeaderValue, Method};
 use lock::{CountingLock, WaitCounters};
 use metrics::RouteCacheMetrics;
@@ -159,14 +158,6 @@ pub fn enable(session: &mut Session, route: &RouteCache, state: &mut CacheState)
     state.enabled = true;
 }
 
-fn request_host(req: &RequestHeader) -> &str {
-    req.headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("")
-}
-
 /// `cache_key_callback`: scheme, host, normalised path and query, key
 /// headers.
 pub fn cache_key(session: &Session, route: &RouteCache) -> Result<CacheKey> {
@@ -174,7 +165,7 @@ pub fn cache_key(session: &Session, route: &RouteCache) -> Result<CacheKey> {
     let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
     let primary = key::primary(
         "http",
-        request_host(req),
+        crate::request_target::host(req),
         path_and_query,
         req,
         &route.key_headers,

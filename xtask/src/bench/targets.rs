@@ -69,13 +69,15 @@ fn downstream_block(s: &RunSettings) -> String {
     block
 }
 
-/// One bare route, as an operator would write it.
-fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
+/// A gateway config for target `name`: server keys, one listener, the
+/// `origin` cluster and the given `routes:` entries (YAML list items,
+/// indented four spaces).
+fn gateway_yaml(s: &RunSettings, name: &str, listen: SocketAddr, routes: &str) -> String {
     format!(
         r#"version: 1
 threads: {workers}
-pid_file: "{dir}/gateway.pid"
-upgrade_sock: "{dir}/gateway-upgrade.sock"
+pid_file: "{dir}/{name}.pid"
+upgrade_sock: "{dir}/{name}-upgrade.sock"
 grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
@@ -83,8 +85,7 @@ gateway:
 {downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
-    - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin }}
-"#,
+{routes}"#,
         workers = s.workers,
         dir = s.dir.display(),
         upstream = s.upstream,
@@ -92,44 +93,42 @@ gateway:
     )
 }
 
+/// One bare route, as an operator would write it.
+fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
+    gateway_yaml(
+        s,
+        "gateway",
+        listen,
+        "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n",
+    )
+}
+
 /// A route that does the per-request work a real API route does: prefix
 /// rewrite, query edits, request and response header rules.
 fn gateway_full_config(s: &RunSettings, listen: SocketAddr) -> String {
-    format!(
-        r#"version: 1
-threads: {workers}
-pid_file: "{dir}/gateway-full.pid"
-upgrade_sock: "{dir}/gateway-full-upgrade.sock"
-grace_period_seconds: 0
-graceful_shutdown_timeout_seconds: 1
-gateway:
-  listeners: [ {{ address: "{listen}" }} ]
-{downstream}  clusters:
-    origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
-  routes:
-    - name: other
-      match: {{ path_prefix: /other }}
+    gateway_yaml(
+        s,
+        "gateway-full",
+        listen,
+        r#"    - name: other
+      match: { path_prefix: /other }
       cluster: origin
     - name: api
-      match: {{ path_prefix: /api, methods: [GET, HEAD] }}
+      match: { path_prefix: /api, methods: [GET, HEAD] }
       cluster: origin
-      rewrite: {{ strip_prefix: true }}
+      rewrite: { strip_prefix: true }
       query:
         remove: [utm_source, utm_medium]
-        set: {{ ref: gateway }}
+        set: { ref: gateway }
       request_headers:
         remove: [cookie]
-        set: {{ x-gateway: bench, x-env: prod }}
-        add: {{ x-trace: "1" }}
+        set: { x-gateway: bench, x-env: prod }
+        add: { x-trace: "1" }
       response_headers:
         remove: [x-powered-by]
-        set: {{ x-served-by: gateway, cache-control: no-store }}
-        add: {{ x-frame-options: DENY }}
+        set: { x-served-by: gateway, cache-control: no-store }
+        add: { x-frame-options: DENY }
 "#,
-        workers = s.workers,
-        dir = s.dir.display(),
-        upstream = s.upstream,
-        downstream = downstream_block(s),
     )
 }
 
@@ -137,24 +136,11 @@ gateway:
 /// fills it, every measured request is a hit (the upstream sends no
 /// freshness, so the route's `ttl` applies).
 fn gateway_cache_hit_config(s: &RunSettings, listen: SocketAddr) -> String {
-    format!(
-        r#"version: 1
-threads: {workers}
-pid_file: "{dir}/gateway-cache-hit.pid"
-upgrade_sock: "{dir}/gateway-cache-hit-upgrade.sock"
-grace_period_seconds: 0
-graceful_shutdown_timeout_seconds: 1
-gateway:
-  listeners: [ {{ address: "{listen}" }} ]
-{downstream}  clusters:
-    origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
-  routes:
-    - {{ name: bench, match: {{ path_prefix: / }}, cluster: origin, cache: {{ ttl: 1h }} }}
-"#,
-        workers = s.workers,
-        dir = s.dir.display(),
-        upstream = s.upstream,
-        downstream = downstream_block(s),
+    gateway_yaml(
+        s,
+        "gateway-cache-hit",
+        listen,
+        "    - { name: bench, match: { path_prefix: / }, cluster: origin, cache: { ttl: 1h } }\n",
     )
 }
 
