@@ -34,7 +34,10 @@ pub struct ErrorBody {
 pub fn reason(status: u16) -> &'static str {
     match status {
         400 => "bad request",
+        401 => "authentication required",
+        403 => "forbidden",
         404 => "no route matches the request",
+        405 => "method not allowed",
         413 => "request body too large",
         414 => "request target too long",
         429 => "too many requests",

@@ -9,6 +9,7 @@ pub mod config;
 pub mod downstream;
 pub mod drain;
 pub mod error_page;
+pub mod error_response;
 pub mod generation;
 pub mod header_timeout;
 pub mod headers;

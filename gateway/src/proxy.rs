@@ -2,7 +2,7 @@
 //! that owns the concern; this file only orchestrates.
 
 use crate::access_log::AccessRecord;
-use crate::error_page;
+use crate::error_response::ErrorResponse;
 use crate::generation::Generation;
 use crate::metrics::StatusCounters;
 use crate::normalize::normalize_path;
@@ -11,7 +11,7 @@ use crate::request_target;
 use crate::state::GatewayState;
 use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
 use async_trait::async_trait;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
@@ -68,6 +68,11 @@ pub struct RequestCtx {
     pin_cookie: Option<HeaderValue>,
     /// What the response cache did for this request.
     cache: crate::cache::CacheState,
+    /// The client's address: the socket peer (set in `early_request_filter`).
+    pub client_ip: Option<IpAddr>,
+    /// The authenticated identity (api key name, user, token subject), once
+    /// a route's auth accepted the request.
+    pub identity: Option<String>,
 }
 
 impl RequestCtx {
@@ -86,40 +91,21 @@ impl RequestCtx {
     }
 }
 
-fn client_ip(session: &Session) -> Option<IpAddr> {
+fn socket_peer_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr()?.as_inet().map(|a| a.ip())
 }
 
-/// Writes a gateway-generated error response. With `keep_alive` the client
-/// connection stays reusable when the whole request body has been read (or
-/// there is none); otherwise the response says `Connection: close`.
+/// Writes a gateway-generated error response in the request's form (JSON,
+/// the route's error page, or gRPC).
 async fn respond_error(
     session: &mut Session,
     ctx: &RequestCtx,
-    status: u16,
-    keep_alive: bool,
+    response: ErrorResponse,
 ) -> Result<()> {
     let page = ctx
         .route_and_cluster()
         .and_then(|(r, _)| r.error_page.as_ref());
-    let rendered = error_page::render(page, status, &ctx.request_id);
-    let mut resp = ResponseHeader::build(status, Some(4))?;
-    resp.insert_header(CONTENT_TYPE, rendered.content_type)?;
-    resp.insert_header(CONTENT_LENGTH, rendered.body.len().to_string())?;
-    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
-        resp.insert_header(X_REQUEST_ID, id)?;
-    }
-    resp.insert_header("cache-control", "no-store")?;
-    if !keep_alive || !request_fully_read(session) {
-        session.set_keepalive(None);
-    }
-    session.write_response_header(Box::new(resp), false).await?;
-    session.write_response_body(Some(rendered.body), true).await
-}
-
-/// Whether nothing of the request body is left unread on the connection.
-fn request_fully_read(session: &mut Session) -> bool {
-    session.is_body_empty() || session.is_body_done()
+    response.write(session, page, &ctx.request_id).await
 }
 
 /// Status the client gets for a proxy error.
@@ -144,7 +130,12 @@ fn replayable(session: &Session) -> bool {
     session.req_header().method.is_idempotent() && !session.as_ref().retry_buffer_truncated()
 }
 
-fn hash_key<'a>(cluster: &Cluster, session: &'a Session, ip_buf: &'a mut [u8; 16]) -> &'a [u8] {
+fn hash_key<'a>(
+    cluster: &Cluster,
+    session: &'a Session,
+    client_ip: Option<IpAddr>,
+    ip_buf: &'a mut [u8; 16],
+) -> &'a [u8] {
     use crate::config::HashKey;
     let req = session.req_header();
     match &cluster.hash_key {
@@ -154,7 +145,7 @@ fn hash_key<'a>(cluster: &Cluster, session: &'a Session, ip_buf: &'a mut [u8; 16
         Some(HashKey::Cookie(name)) => {
             find_cookie(req.headers.get_all(COOKIE).iter(), name).map_or(b"", |v| v.as_bytes())
         }
-        Some(HashKey::ClientIp) => match client_ip(session) {
+        Some(HashKey::ClientIp) => match client_ip {
             Some(IpAddr::V4(v4)) => {
                 ip_buf[..4].copy_from_slice(&v4.octets());
                 &ip_buf[..4]
@@ -187,6 +178,8 @@ impl ProxyHttp for GatewayProxy {
             counted_failover: false,
             pin_cookie: None,
             cache: crate::cache::CacheState::default(),
+            client_ip: None,
+            identity: None,
         }
     }
 
@@ -204,6 +197,7 @@ impl ProxyHttp for GatewayProxy {
         let downstream = &generation.downstream;
         downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
+        ctx.client_ip = socket_peer_ip(session);
         if let Err(exceeded) = downstream.check_limits(session.req_header()) {
             ctx.rejection = Some(exceeded.status());
         } else if let Err(status) = request_target::canonicalize(session.req_header_mut()) {
@@ -241,7 +235,7 @@ impl ProxyHttp for GatewayProxy {
             (None, None) => 404,
             (None, Some(_)) => {
                 let route_cache = ctx.route_cache().cloned();
-                let client = client_ip(session);
+                let client = ctx.client_ip;
                 return crate::cache::purge::answer_purge_method(
                     session,
                     route_cache.as_deref(),
@@ -251,7 +245,7 @@ impl ProxyHttp for GatewayProxy {
             }
         };
         // Answered before proxying: the connection stays usable.
-        respond_error(session, ctx, refused, true).await?;
+        respond_error(session, ctx, ErrorResponse::new(refused)).await?;
         Ok(true)
     }
 
@@ -280,7 +274,7 @@ impl ProxyHttp for GatewayProxy {
                     _ => None,
                 };
                 let mut ip_buf = [0u8; 16];
-                let key = hash_key(&cluster, session, &mut ip_buf);
+                let key = hash_key(&cluster, session, ctx.client_ip, &mut ip_buf);
                 let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
                     let status = if ctx.tried.is_empty() { 503 } else { 502 };
                     return Error::e_explain(
@@ -318,14 +312,14 @@ impl ProxyHttp for GatewayProxy {
 
     async fn upstream_request_filter(
         &self,
-        session: &mut Session,
+        _session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let Some((route, _)) = ctx.route_and_cluster() else {
             return Ok(());
         };
-        if let Some(ip) = client_ip(session) {
+        if let Some(ip) = ctx.client_ip {
             let forwarded = match upstream_request
                 .headers
                 .get(X_FORWARDED_FOR)
@@ -602,7 +596,9 @@ impl ProxyHttp for GatewayProxy {
         // Pingora decides reuse after a failed proxy attempt from the
         // upstream exchange, not from this answer: announce the close.
         if code > 0 {
-            if let Err(write_err) = respond_error(session, ctx, code, false).await {
+            if let Err(write_err) =
+                respond_error(session, ctx, ErrorResponse::new(code).close()).await
+            {
                 log::debug!("could not send the error response: {write_err}");
             }
         }
