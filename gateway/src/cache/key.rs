@@ -12,24 +12,44 @@ use http::HeaderName;
 use pingora::cache::CacheKey;
 use pingora::http::RequestHeader;
 
+/// Appends a field's length prefix: decimal digits and `:`.
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.push(b':');
+}
+
 /// Appends one length-framed field.
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    out.extend_from_slice(field.len().to_string().as_bytes());
-    out.push(b':');
+    push_len(out, field.len());
     out.extend_from_slice(field);
 }
 
-/// The lower-case host without its port.
-pub fn bare_host(host: &str) -> String {
-    let host = if let Some(rest) = host.strip_prefix('[') {
+/// The host without its port or IPv6 brackets (case unchanged).
+fn host_without_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
         rest.split_once(']').map_or(rest, |(h, _)| h)
     } else {
         match host.rsplit_once(':') {
             Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
             _ => host,
         }
-    };
-    host.to_ascii_lowercase()
+    }
+}
+
+/// The lower-case host without its port.
+pub fn bare_host(host: &str) -> String {
+    host_without_port(host).to_ascii_lowercase()
 }
 
 /// The primary key bytes for a request.
@@ -40,28 +60,45 @@ pub fn primary(
     req: &RequestHeader,
     key_headers: &[HeaderName],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + host.len() + path_and_query.len());
+    let host = host_without_port(host).as_bytes();
+    let mut out = Vec::with_capacity(24 + scheme.len() + host.len() + path_and_query.len());
     push_field(&mut out, scheme.as_bytes());
-    push_field(&mut out, bare_host(host).as_bytes());
+    // Lower-casing ASCII keeps the length: frame, then lower-case in place.
+    push_len(&mut out, host.len());
+    let start = out.len();
+    out.extend_from_slice(host);
+    out[start..].make_ascii_lowercase();
     push_field(&mut out, path_and_query.as_bytes());
     for name in key_headers {
-        let mut field = Vec::with_capacity(name.as_str().len() + 16);
-        field.extend_from_slice(name.as_str().as_bytes());
-        field.push(b'=');
-        for (i, v) in req.headers.get_all(name).iter().enumerate() {
+        let values = req.headers.get_all(name);
+        let len = name.as_str().len()
+            + 1
+            + values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.len() + if i > 0 { 2 } else { 0 })
+                .sum::<usize>();
+        push_len(&mut out, len);
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.push(b'=');
+        for (i, v) in values.iter().enumerate() {
             if i > 0 {
-                field.extend_from_slice(b", ");
+                out.extend_from_slice(b", ");
             }
-            field.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(v.as_bytes());
         }
-        push_field(&mut out, &field);
     }
     out
 }
 
-/// A Pingora cache key over [`primary`].
+/// A Pingora cache key over [`primary`]. Its hash is computed once here:
+/// Pingora would otherwise rehash the key bytes on every lookup, lock and
+/// eviction call.
 pub fn cache_key(primary: Vec<u8>) -> CacheKey {
-    CacheKey::new(primary, "")
+    let hash = pingora::cache::key::hash_key(&primary);
+    let mut key = CacheKey::new(primary, "");
+    key.set_primary_bin_override(hash);
+    key
 }
 
 /// Reads one framed field from the front of `input`.
@@ -100,6 +137,27 @@ mod tests {
         let b = primary("http", "a.b/c", "/d", &r, &[]);
         assert_ne!(a, b);
         assert_eq!(a, b"4:http3:a.b4:/c/d".to_vec());
+    }
+
+    #[test]
+    fn lengths_of_several_digits_and_key_headers_are_framed() {
+        let long = format!("/{}", "p".repeat(122));
+        let names = [HeaderName::from_static("accept-language")];
+        let r = req(&[("accept-language", "en"), ("accept-language", "fr")]);
+        let key = primary("https", "H:1", &long, &r, &names);
+        let want = format!("5:https1:h123:{long}22:accept-language=en, fr");
+        assert_eq!(key, want.into_bytes());
+    }
+
+    #[test]
+    fn the_precomputed_hash_is_the_hash_of_the_key_bytes() {
+        use pingora::cache::key::CacheHashKey;
+        let bytes = primary("http", "h", "/x", &req(&[]), &[]);
+        let overridden = cache_key(bytes.clone());
+        assert_eq!(
+            overridden.primary_bin(),
+            CacheKey::new(bytes, "").primary_bin()
+        );
     }
 
     #[test]

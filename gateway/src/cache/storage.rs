@@ -6,7 +6,7 @@
 use super::metrics::CACHE_METRICS;
 use bytes::{Bytes, BytesMut};
 use pingora::cache::eviction::{CacheEntryKey, EvictionManager};
-use pingora::cache::key::{CacheHashKey, CompactCacheKey};
+use pingora::cache::key::{CacheHashKey, CompactCacheKey, HashBinary};
 use pingora::cache::storage::{
     HandleHit, HandleMiss, MissFinishType, PurgeOutcome, PurgeTarget, PurgeType,
 };
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// Bytes counted per entry beyond its body, headers and key: the map slot,
-/// the hex key string, the `Arc` and the LRU node (measured sizes rounded
+/// the 16-byte key hash, the `Arc` and the LRU node (measured sizes rounded
 /// up; see CACHING.md).
 pub const ENTRY_OVERHEAD: usize = 256;
 
@@ -34,7 +34,7 @@ struct Entry {
 
 /// The gateway's response store.
 pub struct MemoryStorage {
-    entries: RwLock<HashMap<String, Arc<Entry>>>,
+    entries: RwLock<HashMap<HashBinary, Arc<Entry>>>,
     max_object_bytes: usize,
 }
 
@@ -47,11 +47,11 @@ impl MemoryStorage {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Entry>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<HashBinary, Arc<Entry>>> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Entry>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<HashBinary, Arc<Entry>>> {
         self.entries.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -70,7 +70,7 @@ impl MemoryStorage {
         self.read().values().map(|e| e.weight).sum()
     }
 
-    fn insert(&self, hash: String, entry: Entry) {
+    fn insert(&self, hash: HashBinary, entry: Entry) {
         let added = entry.weight;
         let old = self.write().insert(hash, Arc::new(entry));
         CACHE_METRICS.bytes.add(added as i64);
@@ -79,7 +79,7 @@ impl MemoryStorage {
         }
     }
 
-    fn remove(&self, hash: &str) -> Option<Arc<Entry>> {
+    fn remove(&self, hash: &HashBinary) -> Option<Arc<Entry>> {
         let removed = self.write().remove(hash);
         if let Some(e) = &removed {
             CACHE_METRICS.bytes.sub(e.weight as i64);
@@ -96,12 +96,12 @@ impl MemoryStorage {
     ) -> usize {
         let removed: Vec<Arc<Entry>> = {
             let mut map = self.write();
-            let keys: Vec<String> = map
+            let keys: Vec<HashBinary> = map
                 .iter()
                 .filter(|(_, e)| {
                     super::key::decode_location(&e.primary).is_some_and(|(h, p)| select(h, p))
                 })
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| *k)
                 .collect();
             keys.iter().filter_map(|k| map.remove(k)).collect()
         };
@@ -173,7 +173,7 @@ impl HandleHit for Hit {
 /// Collects a response body; only [`HandleMiss::finish`] stores it.
 struct Fill {
     storage: &'static MemoryStorage,
-    hash: String,
+    hash: HashBinary,
     primary: Vec<u8>,
     compact: CompactCacheKey,
     meta: (Vec<u8>, Vec<u8>),
@@ -232,7 +232,7 @@ impl Storage for MemoryStorage {
         key: &CacheKey,
         _trace: &SpanHandle,
     ) -> Result<Option<(CacheMeta, HitHandler)>> {
-        let entry = self.read().get(&key.combined()).cloned();
+        let entry = self.read().get(&key.combined_bin()).cloned();
         entry.map(|e| hit(&e)).transpose()
     }
 
@@ -244,7 +244,7 @@ impl Storage for MemoryStorage {
     ) -> Result<MissHandler> {
         Ok(Box::new(Fill {
             storage: self,
-            hash: key.combined(),
+            hash: key.combined_bin(),
             primary: key.primary_key().to_vec(),
             compact: key.to_compact(),
             meta: meta.serialize()?,
@@ -262,7 +262,7 @@ impl Storage for MemoryStorage {
             // Entries here are identified by key only.
             return Ok(PurgeOutcome::NotFound);
         }
-        match self.remove(&target.key().combined()) {
+        match self.remove(&target.key().combined_bin()) {
             Some(_) => {
                 if matches!(purge_type, PurgeType::Eviction) {
                     CACHE_METRICS.evictions.inc();
@@ -279,7 +279,7 @@ impl Storage for MemoryStorage {
         meta: &CacheMeta,
         _trace: &SpanHandle,
     ) -> Result<bool> {
-        let hash = key.combined();
+        let hash = key.combined_bin();
         let serialized = meta.serialize()?;
         let mut map = self.write();
         let Some(old) = map.get(&hash).cloned() else {
