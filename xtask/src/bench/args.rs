@@ -22,6 +22,9 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
   --quick             smoke run: 1 s runs, 1 round, 200 idle connections
   --check FILE        fail when a ratio is more than 15% worse than in FILE
                       (e.g. benches/baseline.json)
+  --cost              instead of wrk runs: allocations (heaptrack) and
+                      instructions (valgrind callgrind) per request of
+                      pingora-bare and the gateway targets
   --criterion         also run `cargo bench -p benches` (in-process comparison)
   --install-peers     apt-get install nginx haproxy wrk nghttp2-client first
 ";
@@ -50,6 +53,8 @@ pub struct BenchArgs {
     pub check: Option<PathBuf>,
     pub criterion: bool,
     pub install_peers: bool,
+    /// Per-request allocations and instructions instead of wrk runs.
+    pub cost: bool,
 }
 
 /// Every target, in run order.
@@ -86,6 +91,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
         idle_conns: 2000,
         check: None,
         criterion: false,
+        cost: false,
         install_peers: false,
     };
     let mut quick = false;
@@ -143,6 +149,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
             }
             "--quick" => quick = true,
             "--criterion" => out.criterion = true,
+            "--cost" => out.cost = true,
             "--install-peers" => out.install_peers = true,
             other => return Err(format!("unknown flag `{other}`")),
         }

@@ -5,6 +5,7 @@
 //! See docs/PERFORMANCE.md.
 
 mod args;
+mod cost;
 mod http;
 mod idle;
 mod procs;
@@ -131,6 +132,48 @@ fn start_upstream(
     Ok((index, addr))
 }
 
+/// `--cost`: allocations and instructions per request of each proxy.
+fn run_cost(args: &BenchArgs) -> Result<(), String> {
+    build()?;
+    let bin_dir = target_dir().join("release");
+    let dir = target_dir().join("bench").join("cost");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pinning = Pinning::plan(args.workers);
+    let mut children = Children::default();
+    let (_, upstream) = start_upstream(&mut children, &bin_dir, &dir, &pinning)?;
+    let names = chosen_targets(args);
+    let logs = args.logs != Logs::Off;
+    println!(
+        "per-request cost (access logs {}; sequential keep-alive GETs, {}-request runs minus {}-request runs):",
+        if logs { "on" } else { "off" },
+        cost::LONG,
+        cost::SHORT
+    );
+    let rows = cost::run(&names, &bin_dir, &dir, upstream, logs)?;
+    let doc: Value = rows
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.to_string(),
+                json!({
+                    "allocations_per_request": c.allocations,
+                    "instructions_per_request": c.instructions,
+                }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let file = target_dir().join("bench").join("cost.json");
+    let text = serde_json::to_string_pretty(
+        &json!({ "machine": machine(), "logs": logs, "targets": doc }),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(&file, text + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
+    println!("wrote {}", file.display());
+    Ok(())
+}
+
 /// Which targets run, in order; missing peers are skipped with a note.
 fn chosen_targets(args: &BenchArgs) -> Vec<&'static str> {
     TARGETS
@@ -150,6 +193,9 @@ fn chosen_targets(args: &BenchArgs) -> Vec<&'static str> {
 fn run(args: &BenchArgs) -> Result<(), String> {
     if args.install_peers {
         install_peers()?;
+    }
+    if args.cost {
+        return run_cost(args);
     }
     if !has("wrk", "--version") {
         return Err(format!(
@@ -281,6 +327,7 @@ fn run_mode(
         body_1k: args.body_1k,
         gateway_read_buffer: args.gateway_read_buffer.as_deref(),
         pinning,
+        wrapper: None,
     };
     let mut running: Vec<Target> = Vec::new();
     for name in names {

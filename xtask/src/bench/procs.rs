@@ -25,6 +25,11 @@ impl Proc {
         self.child.id()
     }
 
+    /// Waits up to `within` for it to exit; whether it did.
+    pub fn wait_exit(&mut self, within: Duration) -> bool {
+        wait_exit(&mut self.child, within)
+    }
+
     /// The last lines of its log, for error messages.
     pub fn log_tail(&self) -> String {
         log_tail(&self.log, 15)
@@ -291,4 +296,20 @@ pub fn pinned(cpus: &Option<String>, program: &Path) -> Command {
         }
         None => Command::new(program),
     }
+}
+
+/// `cmd` run under `wrapper` (a profiler): the same program, arguments and
+/// environment after the wrapper's own arguments.
+pub fn wrapped(cmd: Command, wrapper: &[String]) -> Command {
+    let mut out = Command::new(&wrapper[0]);
+    out.args(&wrapper[1..])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => out.env(key, v),
+            None => out.env_remove(key),
+        };
+    }
+    out
 }

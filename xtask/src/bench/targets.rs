@@ -1,6 +1,6 @@
 //! The things measured: how each is configured, started and found in /proc.
 
-use super::procs::{children_of, pinned, Children, Pinning};
+use super::procs::{children_of, pinned, wrapped, Children, Pinning};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,8 @@ pub struct RunSettings<'a> {
     /// `gateway.downstream.read_buffer` for the gateway targets.
     pub gateway_read_buffer: Option<&'a str>,
     pub pinning: &'a Pinning,
+    /// A profiler command line the target runs under (`--cost`).
+    pub wrapper: Option<&'a [String]>,
 }
 
 /// A started target.
@@ -254,6 +256,10 @@ pub fn start(
             (cmd, libc::SIGKILL)
         }
         other => return Err(format!("unknown target `{other}`")),
+    };
+    let cmd = match s.wrapper {
+        Some(wrapper) => wrapped(cmd, wrapper),
+        None => cmd,
     };
     let index = children.spawn(name, cmd, &log, false, stop_signal)?;
     Ok(Target {
