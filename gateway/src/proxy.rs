@@ -9,7 +9,9 @@ use crate::normalize::normalize_path;
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::request_target;
 use crate::state::GatewayState;
-use crate::upstream::{find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput};
+use crate::upstream::{
+    find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput, Tried,
+};
 use async_trait::async_trait;
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
@@ -18,7 +20,7 @@ use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime};
 
@@ -54,10 +56,10 @@ pub struct RequestCtx {
     /// A status decided before routing (bad path, size limit): answered by
     /// `request_filter` without proxying.
     rejection: Option<u16>,
-    request_id: String,
+    request_id: request_id::RequestId,
     endpoint: Option<EndpointRef>,
-    /// Endpoints already attempted (allocates only when retrying).
-    tried: Vec<SocketAddr>,
+    /// Endpoints already attempted.
+    tried: Tried,
     attempts: usize,
     /// The last attempt got a response whose status the policy retries.
     status_retry: bool,
@@ -169,9 +171,9 @@ impl ProxyHttp for GatewayProxy {
             generation: None,
             route: None,
             rejection: None,
-            request_id: String::new(),
+            request_id: request_id::RequestId::default(),
             endpoint: None,
-            tried: Vec::new(),
+            tried: Tried::default(),
             attempts: 0,
             status_retry: false,
             reconnecting: false,
@@ -306,7 +308,7 @@ impl ProxyHttp for GatewayProxy {
         }
         ctx.status_retry = false;
         ctx.endpoint = Some(choice);
-        ctx.tried.push(endpoint.addr);
+        ctx.tried.insert(choice);
         Ok(Box::new(endpoint.peer.clone()))
     }
 
@@ -331,7 +333,7 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
         }
         upstream_request.insert_header(X_FORWARDED_PROTO, "http")?;
-        upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+        upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
         if route.path_rewrite != crate::rewrite::PathRewrite::None
             || !route.query_rewrite.is_empty()
         {
@@ -422,7 +424,7 @@ impl ProxyHttp for GatewayProxy {
             upstream_response.append_header(SET_COOKIE, cookie)?;
         }
         if !upstream_response.headers.contains_key(X_REQUEST_ID) {
-            upstream_response.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+            upstream_response.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
         }
         if ctx.route_cache().is_some() {
             crate::cache::response_headers(session, &ctx.cache, upstream_response);
@@ -559,7 +561,9 @@ impl ProxyHttp for GatewayProxy {
         }
         if decision == RetryDecision::Reconnect {
             // Transparent: neither an upstream failure nor a retry.
-            ctx.tried.pop();
+            if let Some(r) = ctx.endpoint {
+                ctx.tried.remove(r);
+            }
             ctx.reconnecting = true;
         }
         e.set_retry(decision != RetryDecision::GiveUp);

@@ -2,6 +2,7 @@
 //! safe characters, so it can be echoed in headers, logs and error bodies
 //! without escaping; anything else is replaced by a fresh id.
 
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 /// Header carrying the id both ways.
@@ -20,14 +21,59 @@ pub fn is_acceptable(id: &[u8]) -> bool {
         })
 }
 
+/// A request's id, held as the header value it is sent as: the upstream
+/// request and the response share it without copying or re-validating.
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl Default for RequestId {
+    fn default() -> Self {
+        RequestId(HeaderValue::from_static(""))
+    }
+}
+
+impl RequestId {
+    /// The id as a header value (a reference-counted clone).
+    pub fn header_value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Ids are checked ASCII (client ids) or hex (generated ones).
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for RequestId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The request's id: the client's when acceptable, else a new random one.
-pub fn for_request(req: &RequestHeader) -> String {
+pub fn for_request(req: &RequestHeader) -> RequestId {
     match req.headers.get(X_REQUEST_ID) {
-        Some(v) if is_acceptable(v.as_bytes()) => {
-            // Acceptable ids are ASCII, so this cannot fail.
-            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        Some(v) if is_acceptable(v.as_bytes()) => RequestId(v.clone()),
+        _ => {
+            let mut hex = [0u8; uuid::fmt::Simple::LENGTH];
+            let text = uuid::Uuid::new_v4().simple().encode_lower(&mut hex);
+            RequestId(HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-")))
         }
-        _ => uuid::Uuid::new_v4().simple().to_string(),
     }
 }
 

@@ -290,7 +290,9 @@ fn serve(generation: &Generation, host: &str, path: &str, query: Option<&str>, m
         .values()
         .next()
         .map(|c| c.primary.endpoints[0].sticky_id.clone());
-    route.cluster.choose(key, pinned.as_deref(), &[]);
+    route
+        .cluster
+        .choose(key, pinned.as_deref(), &gateway::upstream::Tried::default());
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod pool;
 mod retry;
 mod sticky;
 mod tls;
+mod tried;
 
 pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
 pub use health::{ActiveCheck, HealthService};
@@ -16,12 +17,12 @@ pub use pool::Pool;
 pub use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
 pub use sticky::{find_cookie, Sticky};
 pub use tls::load_files as load_tls_files;
+pub use tried::Tried;
 
 use crate::config::{Balance, ClusterConfig, HashKey};
 use crate::metrics::METRICS;
 use clock::now_ms;
 use prometheus::IntCounter;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -187,35 +188,30 @@ impl Cluster {
     /// balancer from the primary pool, else from the backup pool. A client
     /// pinned to a backup endpoint thus moves back, and is re-pinned, once a
     /// primary recovers.
-    pub fn choose(
-        &self,
-        key: &[u8],
-        pinned: Option<&str>,
-        tried: &[SocketAddr],
-    ) -> Option<EndpointRef> {
+    pub fn choose(&self, key: &[u8], pinned: Option<&str>, tried: &Tried) -> Option<EndpointRef> {
         if let Some(id) = pinned.filter(|_| self.sticky.is_some()) {
             for (backup, pool) in self.pools() {
                 let Some(index) = pool.endpoints.iter().position(|e| e.sticky_id == id) else {
                     continue;
                 };
                 let usable = pool.is_available(index)
-                    && !tried.contains(&pool.endpoints[index].addr)
-                    && !(backup && pool_has_candidate(&self.primary, tried));
+                    && !tried.contains(EndpointRef { backup, index })
+                    && !(backup && pool_has_candidate(&self.primary, false, tried));
                 if usable {
                     return Some(EndpointRef { backup, index });
                 }
             }
         }
         self.pools().find_map(|(backup, pool)| {
-            pool.select(key, |i| !tried.contains(&pool.endpoints[i].addr))
+            pool.select(key, |index| !tried.contains(EndpointRef { backup, index }))
                 .map(|index| EndpointRef { backup, index })
         })
     }
 
     /// Whether an endpoint outside `tried` is available for a retry.
-    pub fn has_candidate(&self, tried: &[SocketAddr]) -> bool {
+    pub fn has_candidate(&self, tried: &Tried) -> bool {
         self.pools()
-            .any(|(_, pool)| pool_has_candidate(pool, tried))
+            .any(|(backup, pool)| pool_has_candidate(pool, backup, tried))
     }
 
     /// Whether any endpoint, primary or backup, can take traffic.
@@ -274,10 +270,11 @@ impl Cluster {
     }
 }
 
-/// Whether `pool` has an available endpoint outside `tried`.
-fn pool_has_candidate(pool: &Pool, tried: &[SocketAddr]) -> bool {
+/// Whether `pool` (the backup pool when `backup`) has an available endpoint
+/// outside `tried`.
+fn pool_has_candidate(pool: &Pool, backup: bool, tried: &Tried) -> bool {
     (0..pool.endpoints.len())
-        .any(|i| pool.is_available(i) && !tried.contains(&pool.endpoints[i].addr))
+        .any(|index| pool.is_available(index) && !tried.contains(EndpointRef { backup, index }))
 }
 
 /// A duration in whole milliseconds, saturating (config durations can be
