@@ -70,8 +70,18 @@ impl Generation {
                 .cache
                 .as_ref()
                 .map(|c| Arc::new(crate::cache::RouteCache::new(&name, c)));
+            let auth = match &rc.auth {
+                Some(a) => Some(Arc::new(crate::security::auth::RouteAuth::new(
+                    &name,
+                    i,
+                    a,
+                    &loaded.source,
+                )?)),
+                None => None,
+            };
             routes.push(Route {
                 cache,
+                auth,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
                 name,

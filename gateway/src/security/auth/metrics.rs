@@ -1,0 +1,56 @@
+//! `gateway_auth_failures_total{route,reason}`, in the default registry.
+
+use prometheus::{register_int_counter_vec, IntCounter, IntCounterVec};
+use std::sync::LazyLock;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No credential where the route expects one.
+    Missing,
+    /// A credential that is malformed, unknown or wrongly signed, or whose
+    /// claims (issuer, audience, not-before, subject) do not fit.
+    Invalid,
+    /// A token past its `exp` (plus `leeway`).
+    Expired,
+}
+
+impl Reason {
+    /// Every reason, in label order.
+    pub const ALL: [Reason; 3] = [Reason::Missing, Reason::Invalid, Reason::Expired];
+
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Missing => "missing",
+            Reason::Invalid => "invalid",
+            Reason::Expired => "expired",
+        }
+    }
+}
+
+static AUTH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    // A constant name: a registration failure is a programming error.
+    register_int_counter_vec!(
+        "gateway_auth_failures_total",
+        "Requests refused with 401 by a route's auth, by reason.",
+        &["route", "reason"]
+    )
+    .expect("metric registration")
+});
+
+/// One route's failure counters, resolved when the config is compiled (so
+/// every series exists at 0 before the first failure).
+pub struct FailureCounters([IntCounter; 3]);
+
+impl FailureCounters {
+    /// Handles for `route`.
+    pub fn new(route: &str) -> Self {
+        FailureCounters(Reason::ALL.map(|r| AUTH_FAILURES.with_label_values(&[route, r.label()])))
+    }
+
+    /// Counts one failure.
+    pub fn count(&self, reason: Reason) {
+        self.0[reason as usize].inc();
+    }
+}
