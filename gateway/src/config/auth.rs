@@ -210,8 +210,8 @@ pub enum PasswordHashKind {
 /// password) is an error.
 pub fn password_hash_kind(hash: &str) -> Result<PasswordHashKind, String> {
     if hash.starts_with("$argon2") {
-        let parsed =
-            argon2::PasswordHash::new(hash).map_err(|e| format!("not a valid argon2 hash ({e})"))?;
+        let parsed = argon2::PasswordHash::new(hash)
+            .map_err(|e| format!("not a valid argon2 hash ({e})"))?;
         argon2::Algorithm::try_from(parsed.algorithm)
             .map_err(|e| format!("not a valid argon2 hash ({e})"))?;
         argon2::Params::try_from(&parsed).map_err(|e| format!("not a valid argon2 hash ({e})"))?;

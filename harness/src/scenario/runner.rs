@@ -222,6 +222,8 @@ pub struct Runner {
     straddling: BTreeSet<String>,
     /// Snapshots taken: (name, normalised text).
     pub(super) snapshots: Vec<(String, String)>,
+    /// Per-run values for traffic headers (`${jwt.valid}`, ...).
+    run_vars: Vec<(&'static str, String)>,
 }
 
 impl Runner {
@@ -252,6 +254,7 @@ impl Runner {
         }
         let binary = gateway_binary()?;
         let gateway = start_gateway(&binary, &template).await?;
+        let run_vars = certs.jwt().token_vars();
         Ok(Runner {
             name: scenario.name.clone(),
             certs,
@@ -266,6 +269,7 @@ impl Runner {
             ledger: RequestLedger::default(),
             straddling: BTreeSet::new(),
             snapshots: Vec::new(),
+            run_vars,
         })
     }
 
@@ -344,8 +348,8 @@ impl Runner {
             headers: t
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+                .map(|(k, v)| Ok((k.clone(), self.expand_run_vars(v)?)))
+                .collect::<Result<_, String>>()?,
             body: t.body.clone(),
             requests,
             concurrency: t.concurrency,
@@ -353,6 +357,25 @@ impl Runner {
             keepalive: t.keepalive,
             timeout: t.timeout,
         })
+    }
+
+    /// `value` with the per-run variables (`${jwt.valid}`, ...) replaced; a
+    /// `${jwt.*}` left over is an error.
+    fn expand_run_vars(&self, value: &str) -> Result<String, String> {
+        let mut out = value.to_string();
+        for (k, v) in &self.run_vars {
+            out = out.replace(&format!("${{{k}}}"), v);
+        }
+        match out.find("${jwt.") {
+            Some(i) => {
+                let end = out[i..].find('}').map_or(out.len(), |e| i + e + 1);
+                Err(format!(
+                    "unknown per-run variable {}; expected ${{jwt.valid}}, ${{jwt.expired}} or ${{jwt.bad_signature}}",
+                    &out[i..end]
+                ))
+            }
+            None => Ok(out),
+        }
     }
 
     /// Checks `expect` against a batch of responses and the mock hits since

@@ -11,12 +11,17 @@
 //! gets 401 with `WWW-Authenticate` and nothing reaches the upstream.
 //!
 //! Background cache revalidations are Pingora subrequests that replay the
-//! stored request through every phase with a fresh context. They are not
-//! authenticated again (the credential may be stripped, a token may have
-//! expired since): their identity comes from [`IDENTITY_CARRIER`], a
-//! request header the gateway itself writes on the client's request after
-//! authenticating it (any client-sent value is replaced) and removes
-//! before anything goes upstream.
+//! client's request through every phase with a fresh context, and need
+//! the same identity to find the same cache entry. What they replay
+//! depends on the client's protocol: an HTTP/1.x request's original bytes
+//! (credential present, edits lost), an HTTP/2 request's edited header
+//! (credential stripped). So a revalidation verifies the credential when
+//! it has one, and otherwise takes the identity from [`IDENTITY_CARRIER`],
+//! a request header the gateway writes after authenticating a request
+//! (replacing any client-sent value) and removes before anything goes
+//! upstream; a client-sent carrier only survives in replayed HTTP/1.x
+//! bytes, which always hold the credential, so it is never read.
+//! Revalidation failures are not counted (no client is refused).
 
 pub mod api_key;
 pub mod basic;
@@ -165,29 +170,32 @@ impl RouteAuth {
     }
 }
 
+/// The identity a background revalidation without a credential carries.
+fn carried_identity(req: &RequestHeader) -> Option<Arc<str>> {
+    let value = req.headers.get(IDENTITY_CARRIER)?.to_str().ok()?;
+    (!value.is_empty()).then(|| Arc::from(value))
+}
+
 /// `request_filter`: authenticates the request for `auth`. On success
 /// returns the identity, with the credential stripped (unless
 /// `strip: false`) and the identity written to [`IDENTITY_CARRIER`]; on
 /// failure the failure is counted and the 401 to send is returned.
-/// Background revalidations take the identity the client's request
-/// carried.
+/// Background revalidations without a credential take the identity the
+/// client's request carried (see the module docs).
 pub async fn authenticate(
     session: &mut Session,
     auth: &RouteAuth,
 ) -> Result<String, ErrorResponse> {
-    if crate::cache::is_background(session) {
-        return session
-            .req_header()
-            .headers
-            .get(IDENTITY_CARRIER)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from)
-            .ok_or_else(|| ErrorResponse::new(401));
-    }
+    let background = crate::cache::is_background(session);
     let identity = match auth.verify(session.req_header()).await {
         Ok(identity) => identity,
+        Err(Reason::Missing) if background => {
+            carried_identity(session.req_header()).ok_or_else(|| auth.rejection(Reason::Missing))?
+        }
         Err(reason) => {
-            auth.failures.count(reason);
+            if !background {
+                auth.failures.count(reason);
+            }
             return Err(auth.rejection(reason));
         }
     };
