@@ -40,17 +40,24 @@ static AUTH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// One route's failure counters, resolved when the config is compiled (so
-/// every series exists at 0 before the first failure).
-pub struct FailureCounters([IntCounter; 3]);
+/// every series the route can produce exists at 0 before its first
+/// failure).
+pub struct FailureCounters([Option<IntCounter>; 3]);
 
 impl FailureCounters {
-    /// Handles for `route`.
-    pub fn new(route: &str) -> Self {
-        FailureCounters(Reason::ALL.map(|r| AUTH_FAILURES.with_label_values(&[route, r.label()])))
+    /// Handles for `route`, for the reasons its kind can produce.
+    pub fn new(route: &str, reasons: &[Reason]) -> Self {
+        FailureCounters(Reason::ALL.map(|r| {
+            reasons
+                .contains(&r)
+                .then(|| AUTH_FAILURES.with_label_values(&[route, r.label()]))
+        }))
     }
 
     /// Counts one failure.
     pub fn count(&self, reason: Reason) {
-        self.0[reason as usize].inc();
+        if let Some(counter) = &self.0[reason as usize] {
+            counter.inc();
+        }
     }
 }

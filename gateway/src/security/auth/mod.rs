@@ -117,13 +117,17 @@ impl RouteAuth {
                 )
             }
         };
+        let reasons: &[Reason] = match verifier {
+            Verifier::Jwt(_) => &Reason::ALL,
+            Verifier::ApiKey(_) | Verifier::Basic(_) => &[Reason::Missing, Reason::Invalid],
+        };
         Ok(RouteAuth {
             verifier,
             forward_as: cfg
                 .forward_as()
                 .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
             strip: cfg.strip(),
-            failures: FailureCounters::new(route),
+            failures: FailureCounters::new(route, reasons),
             challenges,
         })
     }
