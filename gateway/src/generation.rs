@@ -115,12 +115,16 @@ impl Generation {
         })
     }
 
-    /// Publishes the generation's cluster metrics and health gauges. Building
+    /// Publishes the generation's cluster metrics, health gauges and auth
+    /// failure series. Building
     /// has no side effects; this runs only once the whole generation built
     /// and is about to be swapped in.
     pub fn activate(&self) {
         for cluster in self.clusters.values() {
             cluster.activate();
+        }
+        for auth in self.routes.iter().filter_map(|r| r.auth.as_ref()) {
+            auth.activate();
         }
     }
 

@@ -461,4 +461,14 @@ async fn a_reload_with_bad_auth_keeps_the_old_routes_and_keys() {
             "{bad}"
         );
     }
+    // A route compiled before the build failed leaves no metric series.
+    let two_routes = common::config(
+        "clusters:\n  api: { endpoints: [ { address: \"${upstream.api}\" } ] }\nroutes:\n  - { name: fresh, match: { path_prefix: /a }, cluster: api, auth: { kind: api_key, keys: [k] } }\n  - { match: { path_prefix: / }, cluster: api, auth: { kind: jwt, algorithms: [ES256], key_file: /nonexistent/key.pem } }\n",
+    );
+    gw.rewrite_config(&two_routes).unwrap();
+    let (code, body) = gw.reload().await.unwrap();
+    assert_eq!(code, 422, "{body}");
+    let series = gw.series("gateway_auth_failures_total").await;
+    assert!(series.contains("route=\"route0\""), "{series}");
+    assert!(!series.contains("fresh"), "{series}");
 }

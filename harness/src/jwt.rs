@@ -104,3 +104,33 @@ fn sign_with(key: &EncodingKey, claims: &serde_json::Value) -> String {
     // Signing a JSON object with a valid EC key does not fail.
     encode(&Header::new(Algorithm::ES256), claims, key).expect("signing a test token")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::errors::ErrorKind;
+    use jsonwebtoken::{decode, DecodingKey, Validation};
+
+    #[test]
+    fn the_run_tokens_verify_expire_and_fail_as_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = JwtKeys::generate(dir.path()).unwrap();
+        let pem = std::fs::read(keys.public_key()).unwrap();
+        let key = DecodingKey::from_ec_pem(&pem).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        let vars: std::collections::BTreeMap<_, _> = keys.token_vars().into_iter().collect();
+        let check = |name: &str| decode::<serde_json::Value>(&vars[name], &key, &validation);
+        assert_eq!(check("jwt.valid").unwrap().claims["sub"], SUBJECT);
+        assert_eq!(
+            *check("jwt.expired").unwrap_err().kind(),
+            ErrorKind::ExpiredSignature
+        );
+        assert_eq!(
+            *check("jwt.bad_signature").unwrap_err().kind(),
+            ErrorKind::InvalidSignature
+        );
+    }
+}

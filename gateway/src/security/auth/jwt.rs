@@ -71,7 +71,10 @@ impl JwtVerifier {
             }
             _ => return Err(("algorithms", "no key for these algorithms".into())),
         };
-        let mut validation = Validation::new(algorithms[0]);
+        let first = *algorithms
+            .first()
+            .ok_or(("algorithms", "expected at least one algorithm".to_string()))?;
+        let mut validation = Validation::new(first);
         validation.algorithms = algorithms;
         validation.leeway = cfg.leeway.map_or(0, |l| l.0.as_secs());
         validation.validate_exp = true;

@@ -1,7 +1,7 @@
 //! `gateway_auth_failures_total{route,reason}`, in the default registry.
 
 use prometheus::{register_int_counter_vec, IntCounter, IntCounterVec};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,25 +39,40 @@ static AUTH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registration")
 });
 
-/// One route's failure counters, resolved when the config is compiled (so
-/// every series the route can produce exists at 0 before its first
-/// failure).
-pub struct FailureCounters([Option<IntCounter>; 3]);
+/// One route's failure counters. Building them registers nothing; the
+/// series a route's kind can produce are registered at 0 by
+/// [`FailureCounters::activate`] when its generation goes live (a rejected
+/// reload creates none), and each handle is resolved once.
+pub struct FailureCounters {
+    route: String,
+    reasons: Vec<Reason>,
+    handles: [OnceLock<IntCounter>; 3],
+}
 
 impl FailureCounters {
     /// Handles for `route`, for the reasons its kind can produce.
     pub fn new(route: &str, reasons: &[Reason]) -> Self {
-        FailureCounters(Reason::ALL.map(|r| {
-            reasons
-                .contains(&r)
-                .then(|| AUTH_FAILURES.with_label_values(&[route, r.label()]))
-        }))
+        FailureCounters {
+            route: route.to_string(),
+            reasons: reasons.to_vec(),
+            handles: Default::default(),
+        }
+    }
+
+    fn handle(&self, reason: Reason) -> &IntCounter {
+        self.handles[reason as usize]
+            .get_or_init(|| AUTH_FAILURES.with_label_values(&[&self.route, reason.label()]))
+    }
+
+    /// Registers the route's series at 0.
+    pub fn activate(&self) {
+        for reason in &self.reasons {
+            self.handle(*reason);
+        }
     }
 
     /// Counts one failure.
     pub fn count(&self, reason: Reason) {
-        if let Some(counter) = &self.0[reason as usize] {
-            counter.inc();
-        }
+        self.handle(reason).inc();
     }
 }

@@ -132,6 +132,11 @@ impl RouteAuth {
         })
     }
 
+    /// Registers the route's metric series (see [`FailureCounters::activate`]).
+    pub fn activate(&self) {
+        self.failures.activate();
+    }
+
     async fn verify(&self, req: &RequestHeader) -> Result<Arc<str>, Reason> {
         let authorization = || req.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
         match &self.verifier {
