@@ -70,8 +70,18 @@ impl Generation {
                 .cache
                 .as_ref()
                 .map(|c| Arc::new(crate::cache::RouteCache::new(&name, c)));
+            let auth = match &rc.auth {
+                Some(a) => Some(Arc::new(crate::security::auth::RouteAuth::new(
+                    &name,
+                    i,
+                    a,
+                    &loaded.source,
+                )?)),
+                None => None,
+            };
             routes.push(Route {
                 cache,
+                auth,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
                 name,
@@ -105,12 +115,16 @@ impl Generation {
         })
     }
 
-    /// Publishes the generation's cluster metrics and health gauges. Building
+    /// Publishes the generation's cluster metrics, health gauges and auth
+    /// failure series. Building
     /// has no side effects; this runs only once the whole generation built
     /// and is about to be swapped in.
     pub fn activate(&self) {
         for cluster in self.clusters.values() {
             cluster.activate();
+        }
+        for auth in self.routes.iter().filter_map(|r| r.auth.as_ref()) {
+            auth.activate();
         }
     }
 

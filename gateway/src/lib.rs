@@ -23,6 +23,7 @@ pub mod request_target;
 pub mod rewrite;
 pub mod routing;
 pub mod runtime_dir;
+pub mod security;
 pub mod server;
 pub mod state;
 pub mod upstream;

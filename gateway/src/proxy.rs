@@ -110,6 +110,15 @@ async fn respond_error(
     response.write(session, page, &ctx.request_id).await
 }
 
+/// Runs the matched route's auth, if any, and records the identity.
+async fn authenticate(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ErrorResponse> {
+    let Some(auth) = ctx.route_and_cluster().and_then(|(r, _)| r.auth.clone()) else {
+        return Ok(());
+    };
+    ctx.identity = Some(crate::security::auth::authenticate(session, &auth).await?);
+    Ok(())
+}
+
 /// Status the client gets for a proxy error.
 fn error_status(e: &Error) -> u16 {
     match e.etype() {
@@ -236,6 +245,10 @@ impl ProxyHttp for GatewayProxy {
             (Some(status), _) => status,
             (None, None) => 404,
             (None, Some(_)) => {
+                if let Err(refusal) = authenticate(session, ctx).await {
+                    respond_error(session, ctx, refusal).await?;
+                    return Ok(true);
+                }
                 let route_cache = ctx.route_cache().cloned();
                 let client = ctx.client_ip;
                 return crate::cache::purge::answer_purge_method(
@@ -354,7 +367,11 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.set_uri(new_uri);
         }
         route.request_headers.apply(upstream_request);
-        Ok(())
+        crate::security::auth::to_upstream(
+            route.auth.as_deref(),
+            ctx.identity.as_deref(),
+            upstream_request,
+        )
     }
 
     async fn connected_to_upstream(
@@ -445,7 +462,9 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<pingora::cache::CacheKey> {
         match ctx.route_cache() {
-            Some(route_cache) => crate::cache::cache_key(session, route_cache),
+            Some(route_cache) => {
+                crate::cache::cache_key(session, route_cache, ctx.identity.as_deref())
+            }
             None => Error::e_explain(
                 ErrorType::InternalError,
                 "cache key without a caching route",

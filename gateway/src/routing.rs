@@ -90,6 +90,8 @@ pub struct Route {
     pub requests: StatusCounters,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
+    /// Client authentication (`None`: the route is open).
+    pub auth: Option<Arc<crate::security::auth::RouteAuth>>,
 }
 
 impl Route {

@@ -1,6 +1,8 @@
 //! Every class of bad config is refused with the file, the key path and
 //! what was expected; `gateway -t` reports the same and exits 1.
 
+mod common;
+
 use gateway::config::parse;
 use std::process::Command;
 
@@ -302,4 +304,171 @@ fn bad_cache_settings_name_their_key_path() {
         "  cache_storage: { max_bytes: lots }\n  clusters:",
     );
     assert!(error_for(&size).contains("gateway.cache_storage.max_bytes"));
+}
+
+/// The base config with `auth` (a YAML flow mapping) on its route.
+fn with_auth(auth: &str) -> String {
+    variant(
+        "- { match: { path_prefix: / }, cluster: api }",
+        &format!("- {{ match: {{ path_prefix: / }}, cluster: api, auth: {auth} }}"),
+    )
+}
+
+#[test]
+fn bad_auth_settings_name_their_key_path() {
+    let secret = "0123456789abcdef0123456789abcdef";
+    let cases = [
+        (
+            "{ kind: basic, users: { alice: hunter2 } }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.users.alice: expected an argon2 (`$argon2id$...`) or bcrypt (`$2b$...`) hash; plaintext passwords are not accepted",
+        ),
+        (
+            "{ kind: basic, users: { alice: \"$2b$04$tooshort\" } }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.users.alice: not a valid bcrypt hash",
+        ),
+        (
+            format!("{{ kind: jwt, algorithms: [HS256, HS257], secret: {secret} }}"),
+            "bad.yaml: gateway.routes[0].auth.algorithms[1]: unknown algorithm `HS257`; expected one of HS256,",
+        ),
+        (
+            "{ kind: jwt, algorithms: [none], key_file: k.pem }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.algorithms[0]: unknown algorithm `none`",
+        ),
+        (
+            "{ kind: jwt, algorithms: [HS256] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.secret: HMAC algorithms need a `secret`",
+        ),
+        (
+            "{ kind: jwt, algorithms: [HS256], secret: short }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.secret: expected a secret of at least 32 bytes",
+        ),
+        (
+            "{ kind: jwt, algorithms: [RS256] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.key_file: RSA algorithms need `key_file`",
+        ),
+        (
+            format!("{{ kind: jwt, algorithms: [HS256, RS256], secret: {secret} }}"),
+            "bad.yaml: gateway.routes[0].auth.algorithms[1]: `RS256` is RSA but an earlier algorithm is HMAC",
+        ),
+        (
+            "{ kind: api_key, keys: [] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.keys: expected at least one key",
+        ),
+        (
+            "{ kind: api_key, keys: [\"${UNSET_API_KEY}\"] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.keys[0]: environment variable `UNSET_API_KEY` is not set",
+        ),
+        (
+            "{ kind: api_key, keys: [\"${UNSET_API_KEY:-}\"] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.keys[0]: expected a non-empty key",
+        ),
+        (
+            "{ kind: api_key, header: X-Key, query: key, keys: [k] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.query: expected either `header` or `query`, not both",
+        ),
+        (
+            "{ kind: api_key, keys: [ { name: a, key: k1 }, { name: a, key: k2 } ] }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.keys[1].name: `a` names two keys",
+        ),
+        (
+            "{ kind: api_key, keys: [k], forward_as: \"bad header\" }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.forward_as: `bad header` is not a valid header name",
+        ),
+        (
+            "{ kind: oauth }".to_string(),
+            "bad.yaml: gateway.routes[0].auth.kind: unknown variant `oauth`, expected one of `api_key`, `basic`, `jwt`",
+        ),
+        (
+            "{ kind: api_key, keys: [k], headr: X-Key }".to_string(),
+            "bad.yaml: gateway.routes[0].auth: unknown field `headr`, expected one of `header`, `query`, `keys`, `forward_as`, `strip`",
+        ),
+    ];
+    for (auth, expected) in cases {
+        let message = error_for(&with_auth(&auth));
+        assert!(message.contains(expected), "{auth}:\n{message}");
+    }
+}
+
+#[test]
+fn unreadable_or_wrong_jwt_key_files_fail_the_build_with_the_key_path() {
+    use gateway::config::load_file;
+    use gateway::generation::Generation;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("not-a-key.pem"), "hello").unwrap();
+    let cases = [
+        ("missing.pem", "cannot read"),
+        ("not-a-key.pem", "is not a PEM EC public key"),
+    ];
+    for (file, expected) in cases {
+        let path = dir.path().join("gateway.yaml");
+        let auth = format!("{{ kind: jwt, algorithms: [ES256], key_file: {file} }}");
+        std::fs::write(&path, with_auth(&auth)).unwrap();
+        let loaded = load_file(&path).unwrap();
+        let message = match Generation::build(loaded, None, 1) {
+            Ok(_) => panic!("{file}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        let prefix = format!("{}: gateway.routes[0].auth.key_file: ", path.display());
+        assert!(message.starts_with(&prefix), "{file}: {message}");
+        assert!(message.contains(expected), "{file}: {message}");
+        assert!(message.contains(file), "{file}: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_with_bad_auth_keeps_the_old_routes_and_keys() {
+    let upstream = harness::MockUpstream::start("api", harness::upstream::Fixed::ok("api"))
+        .await
+        .unwrap();
+    let routes = |auth: &str| {
+        common::config(&format!(
+            "clusters:\n  api: {{ endpoints: [ {{ address: \"${{upstream.api}}\" }} ] }}\nroutes:\n  - {{ match: {{ path_prefix: / }}, cluster: api, auth: {auth} }}\n"
+        ))
+    };
+    let template = harness::Template::new(&routes("{ kind: api_key, keys: [old-key] }"))
+        .upstream("api", upstream.addr());
+    let gw = common::start(&template).await;
+    let status = |key: &'static str| {
+        let gw = &gw;
+        async move { common::get(gw, "/", &[("x-api-key", key)]).await.status }
+    };
+    assert_eq!(
+        (status("old-key").await, status("new-key").await),
+        (200, 401)
+    );
+    for bad in [
+        "{ kind: basic, users: { alice: plaintext } }",
+        "{ kind: jwt, algorithms: [ES256], key_file: /nonexistent/key.pem }",
+        "{ kind: api_key, keys: [new-key, \"${UNSET_API_KEY}\"] }",
+    ] {
+        gw.rewrite_config(&routes(bad)).unwrap();
+        let (code, body) = gw.reload().await.unwrap();
+        assert_eq!(
+            (code, body["result"].as_str()),
+            (422, Some("rejected")),
+            "{bad}: {body}"
+        );
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("gateway.routes[0].auth"),
+            "{bad}: {body}"
+        );
+        assert_eq!(
+            (status("old-key").await, status("new-key").await),
+            (200, 401),
+            "{bad}"
+        );
+    }
+    // A route compiled before the build failed leaves no metric series.
+    let two_routes = common::config(
+        "clusters:\n  api: { endpoints: [ { address: \"${upstream.api}\" } ] }\nroutes:\n  - { name: fresh, match: { path_prefix: /a }, cluster: api, auth: { kind: api_key, keys: [k] } }\n  - { match: { path_prefix: / }, cluster: api, auth: { kind: jwt, algorithms: [ES256], key_file: /nonexistent/key.pem } }\n",
+    );
+    gw.rewrite_config(&two_routes).unwrap();
+    let (code, body) = gw.reload().await.unwrap();
+    assert_eq!(code, 422, "{body}");
+    let series = gw.series("gateway_auth_failures_total").await;
+    assert!(series.contains("route=\"route0\""), "{series}");
+    assert!(!series.contains("fresh"), "{series}");
 }

@@ -29,6 +29,7 @@ pub struct TestCerts {
     server: Pair,
     client: Pair,
     other_ca: Pair,
+    jwt: crate::jwt::JwtKeys,
 }
 
 fn to_io(e: rcgen::Error) -> io::Error {
@@ -90,7 +91,8 @@ impl Pair {
 impl TestCerts {
     /// Generates fresh certificates and writes them into `dir` as `ca.pem`,
     /// `server.pem`, `server-key.pem`, `client.pem`, `client-key.pem` and
-    /// `other-ca.pem` (plus the CAs' keys).
+    /// `other-ca.pem` (plus the CAs' keys), and the JWT public key
+    /// `jwt-public.pem`.
     ///
     /// The server certificate is valid for `localhost`, `127.0.0.1` and `::1`
     /// (server auth); the client certificate has the common name
@@ -147,6 +149,7 @@ impl TestCerts {
             server,
             client,
             other_ca,
+            jwt: crate::jwt::JwtKeys::generate(dir)?,
         })
     }
 
@@ -180,9 +183,14 @@ impl TestCerts {
         &self.other_ca.cert_path
     }
 
+    /// The JWT key pair and tokens (`certs.jwt_public`, `jwt.*`).
+    pub fn jwt(&self) -> &crate::jwt::JwtKeys {
+        &self.jwt
+    }
+
     /// `certs.ca`, `certs.server_cert`, `certs.server_key`,
-    /// `certs.client_cert`, `certs.client_key` and `certs.other_ca` with their
-    /// paths, for [`crate::Template::var`].
+    /// `certs.client_cert`, `certs.client_key`, `certs.other_ca` and
+    /// `certs.jwt_public` with their paths, for [`crate::Template::var`].
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         [
             ("certs.ca", self.ca()),
@@ -191,6 +199,7 @@ impl TestCerts {
             ("certs.client_cert", self.client_cert()),
             ("certs.client_key", self.client_key()),
             ("certs.other_ca", self.other_ca()),
+            ("certs.jwt_public", self.jwt.public_key()),
         ]
         .into_iter()
         .map(|(k, p)| (k, p.display().to_string()))

@@ -48,6 +48,7 @@ macro_rules! scenarios {
 }
 
 scenarios! {
+    auth => "auth",
     backup_pool => "backup-pool",
     body_mismatch => "body-mismatch",
     body_mismatch_chunked => "body-mismatch-chunked",

@@ -5,8 +5,10 @@
 //! Layout of the primary key: `<len>:<bytes>` per field, fields in the
 //! order scheme, host, path-and-query, then one field per key header
 //! holding `name=value` (absent headers frame an empty value, repeated
-//! headers are joined with `, `). [`decode_location`] reads the host and
-//! path back for purges.
+//! headers are joined with `, `), then, on a route with `auth` whose cache
+//! is not `shared`, the identity (`@identity=NAME`). [`decode_location`]
+//! reads the host and path back for purges (which so remove every
+//! identity's entry).
 
 use http::HeaderName;
 use pingora::cache::CacheKey;
@@ -89,6 +91,16 @@ pub fn primary(
         }
     }
     out
+}
+
+/// Appends the authenticated identity as a last field, `@identity=NAME`
+/// (`@` cannot start a header name, so it never equals a key-header
+/// field).
+pub fn push_identity(primary: &mut Vec<u8>, identity: &str) {
+    let prefix = b"@identity=";
+    push_len(primary, prefix.len() + identity.len());
+    primary.extend_from_slice(prefix);
+    primary.extend_from_slice(identity.as_bytes());
 }
 
 /// A Pingora cache key over [`primary`]. Its hash is computed once here:
@@ -194,6 +206,19 @@ mod tests {
             &names,
         );
         assert_ne!(forged, en);
+    }
+
+    #[test]
+    fn identities_separate_keys_but_not_locations() {
+        let r = req(&[]);
+        let open = primary("http", "h", "/a", &r, &[]);
+        let mut alice = open.clone();
+        push_identity(&mut alice, "alice");
+        let mut bob = open.clone();
+        push_identity(&mut bob, "bob");
+        assert_ne!(alice, bob);
+        assert_ne!(alice, open);
+        assert_eq!(decode_location(&alice), decode_location(&open));
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub struct RouteCache {
     pub key_headers: Vec<HeaderName>,
     /// Networks allowed to send `PURGE`.
     pub purge_allow: Vec<Cidr>,
+    /// Entries are shared by every identity of an authenticated route
+    /// (`shared: true`) instead of kept per identity.
+    pub shared: bool,
     /// Metric handles.
     pub metrics: RouteCacheMetrics,
     wait_counters: WaitCounters,
@@ -124,6 +127,7 @@ impl RouteCache {
                 .iter()
                 .filter_map(|c| Cidr::parse(c).ok())
                 .collect(),
+            shared: cfg.shared,
             metrics,
             wait_counters,
         }
@@ -159,17 +163,25 @@ pub fn enable(session: &mut Session, route: &RouteCache, state: &mut CacheState)
 }
 
 /// `cache_key_callback`: scheme, host, normalised path and query, key
-/// headers.
-pub fn cache_key(session: &Session, route: &RouteCache) -> Result<CacheKey> {
+/// headers, and the authenticated identity on a route with `auth` unless
+/// the route's cache is `shared`.
+pub fn cache_key(
+    session: &Session,
+    route: &RouteCache,
+    identity: Option<&str>,
+) -> Result<CacheKey> {
     let req = session.req_header();
     let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
-    let primary = key::primary(
+    let mut primary = key::primary(
         "http",
         crate::request_target::host(req),
         path_and_query,
         req,
         &route.key_headers,
     );
+    if let (Some(identity), false) = (identity, route.shared) {
+        key::push_identity(&mut primary, identity);
+    }
     let mut key = key::cache_key(primary);
     key.extensions.insert(route.wait_counters.clone());
     Ok(key)

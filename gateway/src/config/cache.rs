@@ -63,6 +63,11 @@ pub struct RouteCacheConfig {
     /// Who may send `PURGE`.
     #[serde(default)]
     pub purge: PurgeConfig,
+    /// On a route with `auth`: the response is the same for every
+    /// authenticated client, so entries are shared instead of kept per
+    /// identity.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 fn default_lock_timeout() -> HumanDuration {

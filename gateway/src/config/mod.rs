@@ -6,6 +6,7 @@
 //! balancers is `crate::generation`'s job.
 
 mod access_log;
+pub mod auth;
 pub mod cache;
 mod env;
 mod error;
@@ -15,6 +16,7 @@ mod validate_downstream;
 mod values;
 
 pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogSetting, MAX_ACCESS_LOG_BUFFER};
+pub use auth::RouteAuthConfig;
 pub use cache::{CacheStorageConfig, Cidr, PurgeConfig, RouteCacheConfig};
 pub use error::ConfigError;
 pub use model::*;

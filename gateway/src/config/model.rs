@@ -488,6 +488,9 @@ pub struct RouteConfig {
     /// Response caching (off when absent).
     #[serde(default)]
     pub cache: Option<RouteCacheConfig>,
+    /// Client authentication (none when absent).
+    #[serde(default)]
+    pub auth: Option<super::auth::RouteAuthConfig>,
 }
 
 /// Request matcher; every given field must match.

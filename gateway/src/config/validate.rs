@@ -355,6 +355,9 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
         if let Some(cache) = &route.cache {
             super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;
         }
+        if let Some(auth) = &route.auth {
+            super::auth::validate_route_auth(auth, &format!("{path}.auth"))?;
+        }
         if let Some(rw) = &route.rewrite {
             if rw.strip_prefix && rw.replace_prefix.is_some() {
                 return Err((

@@ -195,6 +195,25 @@ pub(super) fn build_behaviour(
     })
 }
 
+/// `value` with the per-run variables `vars` (`${jwt.valid}`, ...)
+/// replaced; a `${jwt.*}` left over is an error.
+fn expand_run_vars(value: &str, vars: &[(&'static str, String)]) -> Result<String, String> {
+    let mut out = value.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    match out.find("${jwt.") {
+        Some(i) => {
+            let end = out[i..].find('}').map_or(out.len(), |e| i + e + 1);
+            Err(format!(
+                "unknown per-run variable {}; expected ${{jwt.valid}}, ${{jwt.expired}} or ${{jwt.bad_signature}}",
+                &out[i..end]
+            ))
+        }
+        None => Ok(out),
+    }
+}
+
 /// The state a scenario's steps act on.
 pub struct Runner {
     /// Scenario name (snapshot names start with it).
@@ -222,6 +241,8 @@ pub struct Runner {
     straddling: BTreeSet<String>,
     /// Snapshots taken: (name, normalised text).
     pub(super) snapshots: Vec<(String, String)>,
+    /// Per-run values for traffic headers (`${jwt.valid}`, ...).
+    run_vars: Vec<(&'static str, String)>,
 }
 
 impl Runner {
@@ -252,6 +273,7 @@ impl Runner {
         }
         let binary = gateway_binary()?;
         let gateway = start_gateway(&binary, &template).await?;
+        let run_vars = certs.jwt().token_vars();
         Ok(Runner {
             name: scenario.name.clone(),
             certs,
@@ -266,6 +288,7 @@ impl Runner {
             ledger: RequestLedger::default(),
             straddling: BTreeSet::new(),
             snapshots: Vec::new(),
+            run_vars,
         })
     }
 
@@ -344,8 +367,8 @@ impl Runner {
             headers: t
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+                .map(|(k, v)| Ok((k.clone(), self.expand_run_vars(v)?)))
+                .collect::<Result<_, String>>()?,
             body: t.body.clone(),
             requests,
             concurrency: t.concurrency,
@@ -353,6 +376,12 @@ impl Runner {
             keepalive: t.keepalive,
             timeout: t.timeout,
         })
+    }
+
+    /// `value` with the per-run variables (`${jwt.valid}`, ...) replaced; a
+    /// `${jwt.*}` left over is an error.
+    fn expand_run_vars(&self, value: &str) -> Result<String, String> {
+        expand_run_vars(value, &self.run_vars)
     }
 
     /// Checks `expect` against a batch of responses and the mock hits since
@@ -453,4 +482,21 @@ async fn start_gateway(binary: &Path, template: &Template) -> Result<GatewayProc
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_run_vars;
+
+    #[test]
+    fn run_variables_expand_and_unknown_ones_are_errors() {
+        let vars = vec![("jwt.valid", "t0k3n".to_string())];
+        assert_eq!(
+            expand_run_vars("Bearer ${jwt.valid}", &vars).unwrap(),
+            "Bearer t0k3n"
+        );
+        assert_eq!(expand_run_vars("plain", &vars).unwrap(), "plain");
+        let err = expand_run_vars("Bearer ${jwt.stale}", &vars).unwrap_err();
+        assert!(err.contains("${jwt.stale}"), "{err}");
+    }
 }
