@@ -26,6 +26,8 @@ pub struct Generation {
     pub clusters: BTreeMap<String, Arc<Cluster>>,
     /// Client-side limits and path policy.
     pub downstream: Downstream,
+    /// HTTPS listeners: certificates, client auth, ALPN.
+    pub tls: Arc<crate::downstream_tls::DownstreamTls>,
 }
 
 impl Generation {
@@ -49,6 +51,10 @@ impl Generation {
             let cluster = reused.unwrap_or_else(|| Cluster::new(name, &cfg));
             clusters.insert(name.clone(), cluster);
         }
+        let tls = Arc::new(crate::downstream_tls::DownstreamTls::build(
+            &gw.listeners,
+            &loaded.source,
+        )?);
         let mut routes = Vec::with_capacity(gw.routes.len());
         for (i, rc) in gw.routes.iter().enumerate() {
             let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));
@@ -92,6 +98,7 @@ impl Generation {
                     .map(HeaderRules::new)
                     .unwrap_or_default(),
                 error_page,
+                tls: crate::downstream_tls::RouteTls::new(rc),
                 config_index: i,
             });
         }
@@ -102,6 +109,7 @@ impl Generation {
             routes: RouteTable::new(routes),
             clusters,
             downstream,
+            tls,
         })
     }
 
@@ -112,6 +120,7 @@ impl Generation {
         for cluster in self.clusters.values() {
             cluster.activate();
         }
+        self.tls.activate();
     }
 
     /// Whether at least one route has an endpoint that can take traffic.

@@ -8,7 +8,7 @@ mod passive;
 mod pool;
 mod retry;
 mod sticky;
-mod tls;
+pub(crate) mod tls;
 
 pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
 pub use health::{ActiveCheck, HealthService};
