@@ -14,7 +14,6 @@ use pingora::apps::ServerApp;
 use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
-use pingora::tls::{CertificateError, RusTlsError};
 use std::sync::Arc;
 
 /// Reasons of `gateway_tls_handshake_failures_total`.
@@ -119,90 +118,101 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsTerminated<A> {
     }
 }
 
+/// rustls's wording of each failure (its `Display`, rustls 0.23), in the
+/// order checked. Pingora keeps only the text of a handshake error (its
+/// context; the rustls error itself is dropped), so the text is all there
+/// is to classify.
+const REASON_TEXTS: &[(&str, &str)] = &[
+    ("peer sent no certificates", reason::NO_CLIENT_CERT),
+    (
+        "invalid peer certificate: UnknownIssuer",
+        reason::UNKNOWN_CA,
+    ),
+    (
+        "invalid peer certificate: certificate expired",
+        reason::CLIENT_CERT_EXPIRED,
+    ),
+    (
+        "invalid peer certificate: Expired",
+        reason::CLIENT_CERT_EXPIRED,
+    ),
+    (
+        "invalid peer certificate: certificate not valid yet",
+        reason::CLIENT_CERT_EXPIRED,
+    ),
+    (
+        "invalid peer certificate: NotValidYet",
+        reason::CLIENT_CERT_EXPIRED,
+    ),
+    ("invalid peer certificate", reason::BAD_CLIENT_CERT),
+    ("received fatal alert", reason::CLIENT_ALERT),
+    ("peer is incompatible", reason::INCOMPATIBLE),
+    ("tls handshake eof", reason::CLOSED),
+    ("Connection reset", reason::CLOSED),
+    ("Broken pipe", reason::CLOSED),
+    ("received corrupt message", reason::PROTOCOL),
+    ("received unexpected", reason::PROTOCOL),
+    ("peer misbehaved", reason::PROTOCOL),
+];
+
 /// The reason label of a failed handshake.
 fn classify(e: &pingora::Error) -> &'static str {
-    let root = e.root_cause();
-    let Some(io) = root.downcast_ref::<std::io::Error>() else {
-        return reason::OTHER;
-    };
-    if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<RusTlsError>()) {
-        return classify_rustls(tls);
-    }
-    match io.kind() {
-        std::io::ErrorKind::UnexpectedEof
-        | std::io::ErrorKind::ConnectionReset
-        | std::io::ErrorKind::BrokenPipe => reason::CLOSED,
-        std::io::ErrorKind::InvalidData => reason::PROTOCOL,
-        _ => reason::OTHER,
-    }
-}
-
-fn classify_rustls(e: &RusTlsError) -> &'static str {
-    match e {
-        RusTlsError::NoCertificatesPresented => reason::NO_CLIENT_CERT,
-        RusTlsError::InvalidCertificate(CertificateError::UnknownIssuer) => reason::UNKNOWN_CA,
-        RusTlsError::InvalidCertificate(
-            CertificateError::Expired
-            | CertificateError::ExpiredContext { .. }
-            | CertificateError::NotValidYet
-            | CertificateError::NotValidYetContext { .. },
-        ) => reason::CLIENT_CERT_EXPIRED,
-        RusTlsError::InvalidCertificate(_) => reason::BAD_CLIENT_CERT,
-        RusTlsError::AlertReceived(_) => reason::CLIENT_ALERT,
-        RusTlsError::PeerIncompatible(_) => reason::INCOMPATIBLE,
-        _ => reason::PROTOCOL,
-    }
+    let text = e.to_string();
+    REASON_TEXTS
+        .iter()
+        .find(|(needle, _)| text.contains(needle))
+        .map_or(reason::OTHER, |(_, reason)| reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pingora::{ErrorType, OrErr};
+    use pingora::tls::{CertificateError, RusTlsError};
+    use pingora::ErrorType;
 
-    /// A handshake error as Pingora wraps it: a pingora error whose cause is
-    /// a pingora error whose cause is the stream's `io::Error`.
-    fn wrapped(io: std::io::Error) -> Box<pingora::Error> {
-        let inner: pingora::Result<()> = Err(io).or_err(ErrorType::TLSHandshakeFailure, "accept");
-        inner
-            .or_err(ErrorType::TLSHandshakeFailure, "tls stream error")
-            .unwrap_err()
-    }
-
-    fn rustls(e: RusTlsError) -> Box<pingora::Error> {
-        wrapped(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    /// A handshake error as Pingora builds it: the rustls error's text in
+    /// the context.
+    fn failed(text: impl std::fmt::Display) -> Box<pingora::Error> {
+        pingora::Error::explain(
+            ErrorType::TLSHandshakeFailure,
+            format!("tls connect error: {text}"),
+        )
     }
 
     #[test]
     fn failures_are_classified_by_what_the_verifier_and_peer_reported() {
-        assert_eq!(
-            classify(&rustls(RusTlsError::NoCertificatesPresented)),
-            reason::NO_CLIENT_CERT
-        );
-        assert_eq!(
-            classify(&rustls(RusTlsError::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            ))),
-            reason::UNKNOWN_CA
-        );
-        assert_eq!(
-            classify(&rustls(RusTlsError::InvalidCertificate(
-                CertificateError::Expired
-            ))),
-            reason::CLIENT_CERT_EXPIRED
-        );
-        assert_eq!(
-            classify(&rustls(RusTlsError::InvalidCertificate(
-                CertificateError::BadEncoding
-            ))),
-            reason::BAD_CLIENT_CERT
-        );
-        assert_eq!(
-            classify(&rustls(RusTlsError::DecryptError)),
-            reason::PROTOCOL
-        );
-        assert_eq!(
-            classify(&wrapped(std::io::ErrorKind::UnexpectedEof.into())),
-            reason::CLOSED
-        );
+        let cases = [
+            (
+                failed(RusTlsError::NoCertificatesPresented),
+                reason::NO_CLIENT_CERT,
+            ),
+            (
+                failed(RusTlsError::InvalidCertificate(
+                    CertificateError::UnknownIssuer,
+                )),
+                reason::UNKNOWN_CA,
+            ),
+            (
+                failed(RusTlsError::InvalidCertificate(CertificateError::Expired)),
+                reason::CLIENT_CERT_EXPIRED,
+            ),
+            (
+                failed(RusTlsError::InvalidCertificate(
+                    CertificateError::NotValidYet,
+                )),
+                reason::CLIENT_CERT_EXPIRED,
+            ),
+            (
+                failed(RusTlsError::InvalidCertificate(
+                    CertificateError::BadEncoding,
+                )),
+                reason::BAD_CLIENT_CERT,
+            ),
+            (failed("tls handshake eof"), reason::CLOSED),
+            (failed(RusTlsError::DecryptError), reason::OTHER),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(classify(&error), expected, "{error}");
+        }
     }
 }
