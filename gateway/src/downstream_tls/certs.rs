@@ -6,7 +6,7 @@ use crate::upstream::tls::{describe, read_certs, read_key};
 use pingora::tls::sign::CertifiedKey;
 use pingora::tls::{
     install_default_crypto_provider, CertificateDer, ClientHello, CryptoProvider, PrivateKeyDer,
-    ResolvesServerCert,
+    ResolvesServerCert, RusTlsError,
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -43,13 +43,18 @@ pub fn load(base: &Path, cert: &str, key: &str) -> Result<ServerCert, (&'static 
     let provider = CryptoProvider::get_default()
         .ok_or_else(|| ("key", "no TLS crypto provider is installed".to_string()))?;
     let certified = CertifiedKey::from_der(chain, key_der, provider).map_err(|e| {
+        let why = match e {
+            RusTlsError::InconsistentKeys(_) => {
+                "the key does not belong to the certificate (public keys differ)".to_string()
+            }
+            e => describe(e),
+        };
         (
             "key",
             format!(
-                "`{}` cannot be used with the certificate `{}`: {}",
+                "`{}` cannot be used with the certificate `{}`: {why}; expected the private key of its leaf certificate",
                 key_path.display(),
                 cert_path.display(),
-                describe(e)
             ),
         )
     })?;
