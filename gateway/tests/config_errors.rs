@@ -335,7 +335,7 @@ fn bad_tls_listener_settings_name_their_key_path() {
     let server = r#"cert: server.pem, key: server-key.pem"#;
     let file_cases = [
         (
-            format!("{{ cert: missing.pem, key: server-key.pem }}"),
+            "{ cert: missing.pem, key: server-key.pem }".to_string(),
             "gateway.listeners[0].tls.cert: cannot read",
         ),
         (
@@ -347,7 +347,7 @@ fn bad_tls_listener_settings_name_their_key_path() {
             "gateway.listeners[0].tls.certificates[0].key: ",
         ),
         (
-            format!("{{ cert: server.pem, key: ca.pem }}"),
+            "{ cert: server.pem, key: ca.pem }".to_string(),
             "gateway.listeners[0].tls.key: no private key found",
         ),
         (
