@@ -325,7 +325,7 @@ impl ProxyHttp for GatewayProxy {
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
@@ -343,7 +343,8 @@ impl ProxyHttp for GatewayProxy {
             };
             upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
         }
-        upstream_request.insert_header(X_FORWARDED_PROTO, "http")?;
+        let scheme = crate::downstream_tls::client_scheme(session);
+        upstream_request.insert_header(X_FORWARDED_PROTO, scheme)?;
         upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
         if route.path_rewrite != crate::rewrite::PathRewrite::None
             || !route.query_rewrite.is_empty()

@@ -284,6 +284,8 @@ async fn required_client_certificates_must_come_from_the_ca() {
     .await;
     assert_eq!(ok.status, Ok(200), "{ok:?}");
     assert_eq!(upstream_cn(&ok).as_deref(), Some(CLIENT_CN), "{}", ok.body);
+    let doc: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    assert_eq!(doc["headers"]["x-forwarded-proto"], "https", "{}", ok.body);
 
     for (identity, reason) in [
         (Identity::None, "no_client_cert"),

@@ -21,7 +21,7 @@ mod metrics;
 mod route;
 
 pub use accept::{reason, TlsTerminated};
-pub use identity::{from_session as client_identity, ClientIdentity};
+pub use identity::{client_scheme, from_session as client_identity, ClientIdentity};
 pub use metrics::TLS_METRICS;
 pub use route::{RouteTls, UpstreamSni};
 
