@@ -26,6 +26,8 @@ pub struct Generation {
     pub clusters: BTreeMap<String, Arc<Cluster>>,
     /// Client-side limits and path policy.
     pub downstream: Downstream,
+    /// HTTPS listeners: certificates, client auth, ALPN.
+    pub tls: Arc<crate::downstream_tls::DownstreamTls>,
 }
 
 impl Generation {
@@ -49,6 +51,10 @@ impl Generation {
             let cluster = reused.unwrap_or_else(|| Cluster::new(name, &cfg));
             clusters.insert(name.clone(), cluster);
         }
+        let tls = Arc::new(crate::downstream_tls::DownstreamTls::build(
+            &gw.listeners,
+            &loaded.source,
+        )?);
         let mut routes = Vec::with_capacity(gw.routes.len());
         for (i, rc) in gw.routes.iter().enumerate() {
             let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));
@@ -102,6 +108,7 @@ impl Generation {
                     .map(HeaderRules::new)
                     .unwrap_or_default(),
                 error_page,
+                tls: crate::downstream_tls::RouteTls::new(rc),
                 config_index: i,
             });
         }
@@ -112,6 +119,7 @@ impl Generation {
             routes: RouteTable::new(routes),
             clusters,
             downstream,
+            tls,
         })
     }
 
@@ -126,6 +134,7 @@ impl Generation {
         for auth in self.routes.iter().filter_map(|r| r.auth.as_ref()) {
             auth.activate();
         }
+        self.tls.activate();
     }
 
     /// Whether at least one route has an endpoint that can take traffic.

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod downstream;
+pub mod downstream_tls;
 pub mod drain;
 pub mod error_page;
 pub mod error_response;

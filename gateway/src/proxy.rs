@@ -75,6 +75,8 @@ pub struct RequestCtx {
     /// The authenticated identity (api key name, user, token subject), once
     /// a route's auth accepted the request.
     pub identity: Option<String>,
+    /// The client certificate's names (HTTPS listeners with `client_auth`).
+    pub client_cert: Option<Arc<crate::downstream_tls::ClientIdentity>>,
 }
 
 impl RequestCtx {
@@ -191,6 +193,7 @@ impl ProxyHttp for GatewayProxy {
             cache: crate::cache::CacheState::default(),
             client_ip: None,
             identity: None,
+            client_cert: None,
         }
     }
 
@@ -209,6 +212,7 @@ impl ProxyHttp for GatewayProxy {
         downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
         ctx.client_ip = socket_peer_ip(session);
+        ctx.client_cert = crate::downstream_tls::client_identity(session);
         if let Err(exceeded) = downstream.check_limits(session.req_header()) {
             ctx.rejection = Some(exceeded.status());
         } else if let Err(status) = request_target::canonicalize(session.req_header_mut()) {
@@ -241,10 +245,15 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let refused = match (ctx.rejection, ctx.route) {
-            (Some(status), _) => status,
-            (None, None) => 404,
-            (None, Some(_)) => {
+        let client_cert = ctx.client_cert.as_deref();
+        let cert_refusal = ctx
+            .route_and_cluster()
+            .and_then(|(route, _)| route.tls.refusal(client_cert));
+        let refused = match (ctx.rejection, ctx.route, cert_refusal) {
+            (Some(status), _, _) => status,
+            (None, None, _) => 404,
+            (None, Some(_), Some(status)) => status,
+            (None, Some(_), None) => {
                 if let Err(refusal) = authenticate(session, ctx).await {
                     respond_error(session, ctx, refusal).await?;
                     return Ok(true);
@@ -322,12 +331,16 @@ impl ProxyHttp for GatewayProxy {
         ctx.status_retry = false;
         ctx.endpoint = Some(choice);
         ctx.tried.insert(choice);
-        Ok(Box::new(endpoint.peer.clone()))
+        let mut peer = Box::new(endpoint.peer.clone());
+        if let Some((route, _)) = ctx.route_and_cluster() {
+            route.tls.apply_sni(&mut peer, session.req_header())?;
+        }
+        Ok(peer)
     }
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
@@ -345,7 +358,8 @@ impl ProxyHttp for GatewayProxy {
             };
             upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
         }
-        upstream_request.insert_header(X_FORWARDED_PROTO, "http")?;
+        let scheme = crate::downstream_tls::client_scheme(session);
+        upstream_request.insert_header(X_FORWARDED_PROTO, scheme)?;
         upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
         if route.path_rewrite != crate::rewrite::PathRewrite::None
             || !route.query_rewrite.is_empty()
@@ -367,6 +381,9 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.set_uri(new_uri);
         }
         route.request_headers.apply(upstream_request);
+        route
+            .tls
+            .forward_cn(upstream_request, ctx.client_cert.as_deref())?;
         crate::security::auth::to_upstream(
             route.auth.as_deref(),
             ctx.identity.as_deref(),
@@ -527,7 +544,7 @@ impl ProxyHttp for GatewayProxy {
     fn fail_to_connect(
         &self,
         session: &mut Session,
-        _peer: &HttpPeer,
+        peer: &HttpPeer,
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
@@ -536,6 +553,7 @@ impl ProxyHttp for GatewayProxy {
         };
         if let Some(r) = ctx.endpoint {
             cluster.on_connect_failure(r);
+            crate::upstream::tls::log_handshake_failure(cluster, r, peer, &e);
         }
         let input = RetryInput {
             failure: Failure::Connect,

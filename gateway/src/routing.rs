@@ -82,6 +82,8 @@ pub struct Route {
     pub response_headers: HeaderRules,
     /// Custom error page.
     pub error_page: Option<ErrorPage>,
+    /// Client certificate rule, CN header and upstream SNI.
+    pub tls: crate::downstream_tls::RouteTls,
     /// Position in the config file.
     pub config_index: usize,
     /// `gateway_request_duration_seconds{route}`.
@@ -140,7 +142,7 @@ impl RouteTable {
     }
 }
 
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // [::1]:8080
         return host.split_once(']').map_or(host, |(h, _)| &h[1..]);

@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::config::{Config, ConfigError, LoadedConfig};
+use crate::downstream_tls::TlsTerminated;
 use crate::drain::Drained;
 use crate::proxy::GatewayProxy;
 use crate::reload::SighupReloader;
@@ -78,22 +79,23 @@ pub fn build(
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();
 
-    for h2c in [false, true] {
+    // Plaintext HTTP/1.1, h2c, then HTTPS (whose handshake the gateway runs
+    // itself, see `downstream_tls`).
+    for (name, h2c, tls) in [
+        ("gateway proxy", false, false),
+        ("gateway proxy (h2c)", true, false),
+        ("gateway proxy (tls)", false, true),
+    ] {
         let addrs: Vec<String> = config
             .gateway
             .listeners
             .iter()
-            .filter(|l| l.h2c == h2c)
+            .filter(|l| l.h2c == h2c && l.tls.is_some() == tls)
             .map(|l| l.address.to_string())
             .collect();
         if addrs.is_empty() {
             continue;
         }
-        let name = if h2c {
-            "gateway proxy (h2c)"
-        } else {
-            "gateway proxy"
-        };
         let mut proxy =
             pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(state.clone()));
         let mut options = HttpServerOptions::default();
@@ -106,12 +108,21 @@ pub fn build(
             .map(|n| n.saturating_sub(1));
         proxy.server_options = Some(options);
         let grace = Duration::from_secs(config.grace_period_seconds);
-        let mut service = Service::new(name.to_string(), Drained::new(proxy, grace, state.clone()));
+        let drained = Drained::new(proxy, grace, state.clone());
         let buffers = downstream_buffers(&config);
-        for addr in &addrs {
-            service.add_listener(ListenerConfig::tcp(addr.as_str()).l4_buffer(buffers));
+        let listeners = addrs
+            .iter()
+            .map(|addr| ListenerConfig::tcp(addr.as_str()).l4_buffer(buffers));
+        if tls {
+            let app = TlsTerminated::new(drained, state.clone());
+            let mut service = Service::new(name.to_string(), app);
+            listeners.for_each(|l| service.add_listener(l));
+            server.add_service(service);
+        } else {
+            let mut service = Service::new(name.to_string(), drained);
+            listeners.for_each(|l| service.add_listener(l));
+            server.add_service(service);
         }
-        server.add_service(service);
     }
 
     if let Some(admin) = &config.gateway.admin {

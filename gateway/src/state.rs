@@ -112,7 +112,7 @@ fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
     };
     check(
         "gateway.listeners",
-        o.gateway.listeners != n.gateway.listeners,
+        !crate::downstream_tls::same_sockets(&o.gateway.listeners, &n.gateway.listeners),
     );
     check("gateway.admin", o.gateway.admin != n.gateway.admin);
     check(

@@ -472,3 +472,113 @@ async fn a_reload_with_bad_auth_keeps_the_old_routes_and_keys() {
     assert!(series.contains("route=\"route0\""), "{series}");
     assert!(!series.contains("fresh"), "{series}");
 }
+
+/// `GOOD` with its listener serving HTTPS with `tls` (certificate paths
+/// relative to the config file's directory).
+fn with_tls(tls: &str) -> String {
+    variant(
+        r#"[ { address: "127.0.0.1:6188" } ]"#,
+        &format!(r#"[ {{ address: "127.0.0.1:6188", tls: {tls} }} ]"#),
+    )
+}
+
+/// The error compiling `yaml` as the file `dir/gateway.yaml`, where the
+/// test certificates are.
+fn compile_error(dir: &std::path::Path, yaml: &str) -> String {
+    use gateway::config::{load_file, LoadedConfig};
+    let path = dir.join("gateway.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    match load_file(&path)
+        .and_then(|l: LoadedConfig| gateway::generation::Generation::build(l, None, 1))
+    {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_tls_listener_settings_name_their_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    harness::certs::TestCerts::generate(dir.path()).unwrap();
+    let file = dir.path().join("gateway.yaml").display().to_string();
+    let server = r#"cert: server.pem, key: server-key.pem"#;
+    let file_cases = [
+        (
+            "{ cert: missing.pem, key: server-key.pem }".to_string(),
+            "gateway.listeners[0].tls.cert: cannot read",
+        ),
+        (
+            format!("{{ {server}, certificates: [ {{ hosts: [a.example.test], cert: a.pem, key: missing-key.pem }} ] }}"),
+            "gateway.listeners[0].tls.certificates[0].key: cannot read",
+        ),
+        (
+            format!("{{ {server}, certificates: [ {{ hosts: [a.example.test], cert: a.pem, key: b-key.pem }} ] }}"),
+            "gateway.listeners[0].tls.certificates[0].key: ",
+        ),
+        (
+            "{ cert: server.pem, key: ca.pem }".to_string(),
+            "gateway.listeners[0].tls.key: no private key found",
+        ),
+        (
+            format!("{{ {server}, client_auth: {{ ca: missing-ca.pem }} }}"),
+            "gateway.listeners[0].tls.client_auth.ca: cannot read",
+        ),
+    ];
+    for (tls, expected) in file_cases {
+        let message = compile_error(dir.path(), &with_tls(&tls));
+        assert!(message.starts_with(&file), "{tls}: {message}");
+        assert!(message.contains(expected), "{tls}: {message}");
+    }
+    let mismatch = compile_error(
+        dir.path(),
+        &with_tls(&format!("{{ {server}, certificates: [ {{ hosts: [a.example.test], cert: a.pem, key: b-key.pem }} ] }}")),
+    );
+    assert!(
+        mismatch.contains("cannot be used with the certificate"),
+        "{mismatch}"
+    );
+
+    let parse_cases = [
+        (
+            format!("{{ {server}, certificates: [ {{ hosts: [a.example.test], cert: a.pem, key: a-key.pem }}, {{ hosts: [b.example.test, A.example.test], cert: b.pem, key: b-key.pem }} ] }}"),
+            "bad.yaml: gateway.listeners[0].tls.certificates[1].hosts[1]: `A.example.test` is already listed in gateway.listeners[0].tls.certificates[0]",
+        ),
+        (
+            format!("{{ {server}, client_auth: {{ mode: require }} }}"),
+            "bad.yaml: gateway.listeners[0].tls.client_auth.ca: client_auth needs `ca`",
+        ),
+        (
+            format!("{{ {server}, certificates: [ {{ hosts: [\"*.*.example.test\"], cert: a.pem, key: a-key.pem }} ] }}"),
+            "bad.yaml: gateway.listeners[0].tls.certificates[0].hosts[0]: `*.*.example.test` is not a server name",
+        ),
+    ];
+    for (tls, expected) in parse_cases {
+        let message = error_for(&with_tls(&tls));
+        assert!(message.contains(expected), "{tls}: {message}");
+    }
+    let h2c = variant(
+        r#"[ { address: "127.0.0.1:6188" } ]"#,
+        &format!(r#"[ {{ address: "127.0.0.1:6188", h2c: true, tls: {{ {server} }} }} ]"#),
+    );
+    assert!(error_for(&h2c).contains(
+        "bad.yaml: gateway.listeners[0].h2c: `h2c` is HTTP/2 over plaintext and cannot be combined with `tls`"
+    ));
+    let route = |keys: &str| variant("cluster: api }", &format!("cluster: api, {keys} }}"));
+    for (keys, expected) in [
+        (
+            "client_cert: {}",
+            "gateway.routes[0].client_cert: expected at least one accepted name",
+        ),
+        (
+            "client_cert_header: \"bad header\"",
+            "gateway.routes[0].client_cert_header: `bad header` is not a valid header name",
+        ),
+        (
+            "upstream_sni: api.internal",
+            "gateway.routes[0].upstream_sni: cluster `api` has no `tls`",
+        ),
+    ] {
+        let message = error_for(&route(keys));
+        assert!(message.contains(expected), "{keys}: {message}");
+    }
+}

@@ -1,6 +1,7 @@
-//! Test certificates generated with rcgen: a CA, a server certificate and a
-//! client certificate signed by it, and an unrelated second CA for wrong-CA
-//! cases. Everything is written as PEM files into one directory so gateway
+//! Test certificates generated with rcgen: a CA, a server certificate, two
+//! named server certificates (`a.example.test`, `b.example.test`) and a
+//! client certificate signed by it, and an unrelated second CA with a client
+//! certificate of its own for wrong-CA cases. Everything is written as PEM files into one directory so gateway
 //! configs can point at them, and kept in memory (DER) for building rustls
 //! configs in mocks and clients.
 
@@ -15,6 +16,15 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 /// Common name of the client certificate.
 pub const CLIENT_CN: &str = "gateway-client";
 
+/// Common name of the client certificate signed by the unrelated CA.
+pub const OTHER_CLIENT_CN: &str = "other-client";
+
+/// Server name (CN and only SAN) of the `a` certificate.
+pub const A_NAME: &str = "a.example.test";
+
+/// Server name (CN and only SAN) of the `b` certificate.
+pub const B_NAME: &str = "b.example.test";
+
 /// One certificate (or CA) and its key.
 struct Pair {
     cert: CertificateDer<'static>,
@@ -23,13 +33,17 @@ struct Pair {
     key_path: PathBuf,
 }
 
-/// A CA, a server and a client certificate signed by it, and another CA.
+/// A CA, server and client certificates signed by it, and another CA with
+/// a client certificate.
 pub struct TestCerts {
     ca: Pair,
     server: Pair,
     client: Pair,
     other_ca: Pair,
     jwt: crate::jwt::JwtKeys,
+    a: Pair,
+    b: Pair,
+    other_client: Pair,
 }
 
 fn to_io(e: rcgen::Error) -> io::Error {
@@ -61,6 +75,23 @@ fn leaf_params(
     params.extended_key_usages = vec![eku];
     params.use_authority_key_identifier_extension = true;
     Ok(params)
+}
+
+/// A fresh key and a leaf certificate for it, written as `{file}.pem` and
+/// `{file}-key.pem`.
+fn signed_leaf<S: rcgen::SigningKey>(
+    dir: &Path,
+    file: &str,
+    cn: &str,
+    sans: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+    issuer: &Issuer<'_, S>,
+) -> io::Result<Pair> {
+    let key = KeyPair::generate().map_err(to_io)?;
+    let cert = leaf_params(cn, sans, eku)
+        .and_then(|p| p.signed_by(&key, issuer))
+        .map_err(to_io)?;
+    Pair::write(dir, file, cert.der().clone(), cert.pem(), &key)
 }
 
 impl Pair {
@@ -133,15 +164,27 @@ impl TestCerts {
         )?;
 
         let other_key = KeyPair::generate().map_err(to_io)?;
-        let other_cert = ca_params("unrelated test CA")
-            .and_then(|p| p.self_signed(&other_key))
-            .map_err(to_io)?;
+        let other_template = ca_params("unrelated test CA").map_err(to_io)?;
+        let other_cert = other_template.self_signed(&other_key).map_err(to_io)?;
         let other_ca = Pair::write(
             dir,
             "other-ca",
             other_cert.der().clone(),
             other_cert.pem(),
             &other_key,
+        )?;
+        let other_issuer = Issuer::new(other_template, &other_key);
+
+        let server_auth = ExtendedKeyUsagePurpose::ServerAuth;
+        let a = signed_leaf(dir, "a", A_NAME, &[A_NAME], server_auth.clone(), &issuer)?;
+        let b = signed_leaf(dir, "b", B_NAME, &[B_NAME], server_auth, &issuer)?;
+        let other_client = signed_leaf(
+            dir,
+            "other-client",
+            OTHER_CLIENT_CN,
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &other_issuer,
         )?;
 
         Ok(TestCerts {
@@ -150,6 +193,9 @@ impl TestCerts {
             client,
             other_ca,
             jwt: crate::jwt::JwtKeys::generate(dir)?,
+            a,
+            b,
+            other_client,
         })
     }
 
@@ -188,8 +234,28 @@ impl TestCerts {
         &self.jwt
     }
 
+    /// PEM files (certificate, key) of the `a.example.test` server
+    /// certificate.
+    pub fn a(&self) -> (&Path, &Path) {
+        (&self.a.cert_path, &self.a.key_path)
+    }
+
+    /// PEM files (certificate, key) of the `b.example.test` server
+    /// certificate.
+    pub fn b(&self) -> (&Path, &Path) {
+        (&self.b.cert_path, &self.b.key_path)
+    }
+
+    /// PEM files (certificate, key) of the client certificate signed by the
+    /// unrelated CA (common name [`OTHER_CLIENT_CN`]).
+    pub fn other_client(&self) -> (&Path, &Path) {
+        (&self.other_client.cert_path, &self.other_client.key_path)
+    }
+
     /// `certs.ca`, `certs.server_cert`, `certs.server_key`,
-    /// `certs.client_cert`, `certs.client_key`, `certs.other_ca` and
+    /// `certs.client_cert`, `certs.client_key`, `certs.other_ca`,
+    /// `certs.a_cert`, `certs.a_key`, `certs.b_cert`, `certs.b_key`,
+    /// `certs.other_client_cert`, `certs.other_client_key` and
     /// `certs.jwt_public` with their paths, for [`crate::Template::var`].
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         [
@@ -200,6 +266,12 @@ impl TestCerts {
             ("certs.client_key", self.client_key()),
             ("certs.other_ca", self.other_ca()),
             ("certs.jwt_public", self.jwt.public_key()),
+            ("certs.a_cert", self.a().0),
+            ("certs.a_key", self.a().1),
+            ("certs.b_cert", self.b().0),
+            ("certs.b_key", self.b().1),
+            ("certs.other_client_cert", self.other_client().0),
+            ("certs.other_client_key", self.other_client().1),
         ]
         .into_iter()
         .map(|(k, p)| (k, p.display().to_string()))

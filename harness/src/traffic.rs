@@ -3,6 +3,7 @@
 //! a request cap and a time cap so it always ends by itself.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -44,6 +45,10 @@ pub struct ClientTls {
     pub ca: PathBuf,
     /// PEM client certificate and key, for mutual TLS.
     pub identity: Option<(PathBuf, PathBuf)>,
+    /// Connect to this address for the base URL's host name, which is
+    /// still sent as SNI and verified (`https://a.example.test:PORT` at
+    /// `127.0.0.1:PORT`).
+    pub resolve: Option<(String, SocketAddr)>,
 }
 
 impl TrafficSpec {
@@ -77,8 +82,12 @@ impl TrafficSpec {
             let ca = reqwest::Certificate::from_pem(&read(&tls.ca)?).map_err(|e| e.to_string())?;
             b = b
                 .use_rustls_tls()
+                .tls_info(true)
                 .tls_built_in_root_certs(false)
                 .add_root_certificate(ca);
+            if let Some((name, addr)) = &tls.resolve {
+                b = b.resolve(name, *addr);
+            }
             if let Some((cert, key)) = &tls.identity {
                 let mut pem = read(cert)?;
                 pem.extend_from_slice(&read(key)?);
@@ -98,6 +107,10 @@ pub enum Failure {
     Timeout,
     /// Headers arrived but the body broke off.
     Body,
+    /// The TLS handshake failed (either side refused it; with TLS 1.3 a
+    /// refused client certificate shows up only after the client sent its
+    /// request, which the server never processed).
+    Tls,
     /// Anything else at the transport level (resets, protocol errors).
     Transport,
 }
@@ -109,6 +122,7 @@ impl Failure {
             Failure::Refused => "refused",
             Failure::Timeout => "timeout",
             Failure::Body => "body",
+            Failure::Tls => "tls",
             Failure::Transport => "transport",
         }
     }
@@ -122,14 +136,40 @@ impl Failure {
         }
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    return Failure::Refused;
-                }
+            if let Some(failure) = Failure::of_cause(s, 0) {
+                return failure;
             }
             source = s.source();
         }
         Failure::Transport
+    }
+
+    /// A refused connection or a TLS error in `e` itself or in what it
+    /// wraps without exposing as its source (`io::Error`'s inner error, a
+    /// boxed error: both forward `source()` past themselves).
+    fn of_cause(e: &(dyn std::error::Error + 'static), depth: usize) -> Option<Failure> {
+        if depth > 4 {
+            return None;
+        }
+        if e.is::<tokio_rustls::rustls::Error>() {
+            return Some(Failure::Tls);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Some(Failure::Refused);
+            }
+            let inner = io.get_ref()? as &(dyn std::error::Error + 'static);
+            // A TLS alert read after the handshake (TLS 1.3 client
+            // certificate refused) reaches hyper as text, not as a rustls
+            // error: rustls's wording is the only mark left.
+            if io.kind() == std::io::ErrorKind::InvalidData
+                && inner.to_string().starts_with("received fatal alert")
+            {
+                return Some(Failure::Tls);
+            }
+            return Failure::of_cause(inner, depth + 1);
+        }
+        None
     }
 }
 
@@ -152,6 +192,10 @@ pub struct Record {
     pub connected: bool,
     /// The failure's message, with its causes.
     pub error: Option<String>,
+    /// Common name of the server certificate (HTTPS).
+    pub server_cert_cn: Option<String>,
+    /// HTTP version of the response (`HTTP/1.1`, `HTTP/2`).
+    pub version: Option<String>,
     /// Body bytes received, exactly (also when the body broke off).
     pub body: Vec<u8>,
     /// Time to the complete response or failure.
@@ -317,12 +361,20 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         failure: None,
         connected: true,
         error: None,
+        server_cert_cn: None,
+        version: None,
         body: Vec::new(),
         latency: Duration::ZERO,
     };
     match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
+            record.version = Some(version_name(resp.version()));
+            record.server_cert_cn = resp
+                .extensions()
+                .get::<reqwest::tls::TlsInfo>()
+                .and_then(|info| info.peer_certificate())
+                .and_then(common_name);
             record.upstream = resp
                 .headers()
                 .get("x-upstream")
@@ -350,13 +402,35 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
             }
         }
         Err(e) => {
-            record.connected = !e.is_connect();
             record.failure = Some(Failure::classify(&e));
+            // A refused handshake means the server never took the request,
+            // even when (TLS 1.3) the client had already sent it.
+            record.connected = !e.is_connect() && record.failure != Some(Failure::Tls);
             record.error = Some(error_chain(&e));
         }
     }
     record.latency = started.elapsed();
     record
+}
+
+/// `HTTP/1.1`, `HTTP/2`, ...
+fn version_name(v: http::Version) -> String {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+/// The subject common name of a DER certificate.
+fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
 }
 
 /// Reads the body into `out` chunk by chunk, so the bytes received before

@@ -58,12 +58,14 @@ scenarios! {
     graceful_upgrade => "graceful-upgrade",
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
+    mtls_downstream => "mtls-downstream",
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
     purge => "purge",
     stale_if_error => "stale-if-error",
     swr => "swr",
     thundering_herd => "thundering-herd",
+    tls_sni => "tls-sni",
     vary => "vary",
 }
 

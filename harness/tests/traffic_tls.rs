@@ -23,6 +23,7 @@ async fn https_traffic_with_and_without_a_client_certificate() {
             certs.client_cert().to_path_buf(),
             certs.client_key().to_path_buf(),
         )),
+        resolve: None,
     });
     let with_cert = traffic::run(&spec).await.unwrap();
     assert_eq!(
@@ -39,6 +40,7 @@ async fn https_traffic_with_and_without_a_client_certificate() {
     spec.tls = Some(ClientTls {
         ca: certs.ca().to_path_buf(),
         identity: None,
+        resolve: None,
     });
     let without_cert = traffic::run(&spec).await.unwrap();
     assert_eq!(
@@ -54,6 +56,7 @@ async fn https_traffic_with_and_without_a_client_certificate() {
             certs.client_cert().to_path_buf(),
             certs.client_key().to_path_buf(),
         )),
+        resolve: None,
     });
     let wrong_ca = traffic::run(&spec).await.unwrap();
     assert_eq!(

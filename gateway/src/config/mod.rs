@@ -11,8 +11,10 @@ pub mod cache;
 mod env;
 mod error;
 mod model;
+pub mod tls;
 mod validate;
 mod validate_downstream;
+mod validate_tls;
 mod values;
 
 pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogSetting, MAX_ACCESS_LOG_BUFFER};
@@ -20,6 +22,9 @@ pub use auth::RouteAuthConfig;
 pub use cache::{CacheStorageConfig, Cidr, PurgeConfig, RouteCacheConfig};
 pub use error::ConfigError;
 pub use model::*;
+pub use tls::{
+    ClientAuthConfig, ClientAuthMode, ClientCertMatch, ListenerTlsConfig, SniCertConfig,
+};
 pub use validate_downstream::PINGORA_MAX_HEADER_BYTES;
 pub use values::{Address, ByteSize, HashKey, HumanDuration, Rate, RetryOn};
 

@@ -155,6 +155,9 @@ pub struct ListenerConfig {
     /// Accept HTTP/2 with prior knowledge in plaintext (HTTP/1.1 still works).
     #[serde(default)]
     pub h2c: bool,
+    /// Serve HTTPS (see docs/TLS.md); plaintext when absent.
+    #[serde(default)]
+    pub tls: Option<super::tls::ListenerTlsConfig>,
 }
 
 /// The admin listener.
@@ -491,6 +494,18 @@ pub struct RouteConfig {
     /// Client authentication (none when absent).
     #[serde(default)]
     pub auth: Option<super::auth::RouteAuthConfig>,
+    /// Client certificate the route requires (HTTPS listeners with
+    /// `client_auth`): 401 without one, 403 when neither CN nor SAN is listed.
+    #[serde(default)]
+    pub client_cert: Option<super::tls::ClientCertMatch>,
+    /// Request header that carries the client certificate's CN upstream;
+    /// a client-sent value is always removed.
+    #[serde(default)]
+    pub client_cert_header: Option<String>,
+    /// Server name sent to and verified on TLS upstreams: a name, or
+    /// `from_host` for the request's host (the cluster's `tls.sni` when absent).
+    #[serde(default)]
+    pub upstream_sni: Option<String>,
 }
 
 /// Request matcher; every given field must match.

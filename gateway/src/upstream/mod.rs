@@ -8,7 +8,7 @@ mod passive;
 mod pool;
 mod retry;
 mod sticky;
-mod tls;
+pub(crate) mod tls;
 mod tried;
 
 pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};

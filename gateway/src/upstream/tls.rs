@@ -99,6 +99,28 @@ pub(super) fn configure_peer(peer: &mut HttpPeer, addr: SocketAddr, cluster: &Cl
     peer.group_key = hasher.finish();
 }
 
+/// Logs a failed TLS handshake with an endpoint (an untrusted or
+/// mismatched certificate, a refused client certificate): one line with the
+/// cluster, endpoint, server name and reason. Other failures are not logged
+/// here.
+pub(crate) fn log_handshake_failure(
+    cluster: &super::Cluster,
+    endpoint: super::EndpointRef,
+    peer: &HttpPeer,
+    e: &pingora::Error,
+) {
+    use pingora::ErrorType::{InvalidCert, TLSHandshakeFailure};
+    if matches!(e.etype(), TLSHandshakeFailure | InvalidCert) {
+        log::warn!(
+            "upstream TLS handshake failed: cluster={} endpoint={} sni={} reason={}",
+            cluster.name,
+            cluster.endpoint(endpoint).label,
+            peer.sni,
+            e.root_cause()
+        );
+    }
+}
+
 fn read_pem(path: &Path) -> Result<Vec<Item>, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
@@ -109,7 +131,7 @@ fn read_pem(path: &Path) -> Result<Vec<Item>, String> {
 
 /// The certificates in a PEM file, each accepted by both rustls and
 /// Pingora's certificate parser.
-fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     let certs: Vec<Vec<u8>> = read_pem(path)?
         .into_iter()
         .filter_map(|item| match item {
@@ -137,7 +159,7 @@ fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_key(path: &Path) -> Result<Vec<u8>, String> {
     read_pem(path)?
         .into_iter()
         .find_map(|item| match item {
@@ -156,7 +178,7 @@ fn read_key(path: &Path) -> Result<Vec<u8>, String> {
 
 /// A rustls error without the "invalid peer certificate" framing, which
 /// would be misleading for a local file.
-fn describe(e: RusTlsError) -> String {
+pub(crate) fn describe(e: RusTlsError) -> String {
     match e {
         RusTlsError::InvalidCertificate(e) => e.to_string(),
         e => e.to_string(),

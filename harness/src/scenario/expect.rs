@@ -94,6 +94,18 @@ pub fn problems(
             out.push(format!("{bad} successful bodies lack `{needle}`"));
         }
     }
+    if let Some(needle) = &expect.body_excludes {
+        let bad = summary
+            .records
+            .iter()
+            .filter(|r| {
+                matches!(r.status, Some(200..=299)) && r.body_text().contains(needle.as_str())
+            })
+            .count();
+        if bad > 0 {
+            out.push(format!("{bad} successful bodies contain `{needle}`"));
+        }
+    }
     for (name, value) in &expect.headers {
         let bad = summary
             .records
@@ -103,6 +115,31 @@ pub fn problems(
             .count();
         if bad > 0 {
             out.push(format!("{bad} successful responses lack `{name}: {value}`"));
+        }
+    }
+    let complete = || summary.records.iter().filter(|r| r.status.is_some());
+    if let Some(want) = &expect.server_cert_cn {
+        let mut got: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in complete().filter(|r| r.server_cert_cn.as_deref() != Some(want.as_str())) {
+            *got.entry(r.server_cert_cn.as_deref().unwrap_or("(none)"))
+                .or_insert(0) += 1;
+        }
+        if !got.is_empty() {
+            out.push(format!(
+                "server certificate CN: expected `{want}` on every response, got {got:?} on some"
+            ));
+        }
+    }
+    if let Some(want) = &expect.http_version {
+        let mut got: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in complete().filter(|r| r.version.as_deref() != Some(want.as_str())) {
+            *got.entry(r.version.as_deref().unwrap_or("(none)"))
+                .or_insert(0) += 1;
+        }
+        if !got.is_empty() {
+            out.push(format!(
+                "HTTP version: expected `{want}` on every response, got {got:?} on some"
+            ));
         }
     }
     if let Some(want) = expect.incomplete {
@@ -187,6 +224,8 @@ mod tests {
             failure: Some(Failure::Body),
             connected: true,
             error: None,
+            server_cert_cn: None,
+            version: None,
             body: body.as_bytes().to_vec(),
             latency: Duration::ZERO,
         }
@@ -229,6 +268,8 @@ mod tests {
             failure: None,
             connected: true,
             error: None,
+            server_cert_cn: None,
+            version: None,
             body: Vec::new(),
             latency: Duration::ZERO,
         }

@@ -286,14 +286,31 @@ pub struct JoinStep {
     pub expect: Expect,
 }
 
-/// HTTPS client settings: the test CA verifies the gateway; with
-/// `client_cert` the test client certificate is presented.
+/// HTTPS client settings: the test CA verifies the gateway's certificate
+/// for `server_name`, which is sent as SNI while connecting to 127.0.0.1.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientTlsSpec {
-    /// Present the test client certificate.
+    /// Server name sent and verified (default `localhost`); an IP address
+    /// sends no SNI.
     #[serde(default)]
-    pub client_cert: bool,
+    pub server_name: Option<String>,
+    /// Which client certificate to present.
+    #[serde(default)]
+    pub client_cert: ClientCertChoice,
+}
+
+/// A client certificate from [`crate::certs::TestCerts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertChoice {
+    /// None.
+    #[default]
+    None,
+    /// Signed by the test CA (CN `gateway-client`).
+    Test,
+    /// Signed by the unrelated CA (CN `other-client`).
+    Other,
 }
 
 /// Checks on a batch of responses. Every given field must hold.
@@ -333,9 +350,19 @@ pub struct Expect {
     /// Every complete 2xx body contains this.
     #[serde(default)]
     pub body_contains: Option<String>,
+    /// No complete 2xx body contains this.
+    #[serde(default)]
+    pub body_excludes: Option<String>,
     /// Every complete 2xx response has these headers with these values.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Every complete response came over TLS with a server certificate of
+    /// this common name.
+    #[serde(default)]
+    pub server_cert_cn: Option<String>,
+    /// Every complete response has this HTTP version (`HTTP/1.1`, `HTTP/2`).
+    #[serde(default)]
+    pub http_version: Option<String>,
     /// Responses whose head arrived but whose body broke off (the client
     /// saw an incomplete message), exactly.
     #[serde(default)]

@@ -342,18 +342,33 @@ impl Runner {
             .gateway
             .var(&format!("port.{}", t.listener))
             .ok_or_else(|| format!("the config has no ${{port.{}}} listener", t.listener))?;
+        let port_number: u16 = port
+            .parse()
+            .map_err(|_| format!("${{port.{}}} is not a port: {port}", t.listener))?;
+        let own = |(cert, key): (&Path, &Path)| (cert.to_path_buf(), key.to_path_buf());
+        // The test server certificate names `localhost`.
+        let server_name = t
+            .tls
+            .as_ref()
+            .and_then(|spec| spec.server_name.clone())
+            .unwrap_or_else(|| "localhost".into());
         let tls = t.tls.as_ref().map(|spec| ClientTls {
             ca: self.certs.ca().to_path_buf(),
-            identity: spec.client_cert.then(|| {
-                (
-                    self.certs.client_cert().to_path_buf(),
-                    self.certs.client_key().to_path_buf(),
-                )
-            }),
+            identity: match spec.client_cert {
+                ClientCertChoice::None => None,
+                ClientCertChoice::Test => {
+                    Some(own((self.certs.client_cert(), self.certs.client_key())))
+                }
+                ClientCertChoice::Other => Some(own(self.certs.other_client())),
+            },
+            resolve: Some((
+                server_name.clone(),
+                std::net::SocketAddr::from(([127, 0, 0, 1], port_number)),
+            )),
         });
-        // The test server certificate names `localhost`.
         let base = match tls {
-            Some(_) => format!("https://localhost:{port}"),
+            Some(_) if server_name.contains(':') => format!("https://[{server_name}]:{port}"),
+            Some(_) => format!("https://{server_name}:{port}"),
             None => format!("http://127.0.0.1:{port}"),
         };
         Ok(TrafficSpec {
