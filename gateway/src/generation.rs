@@ -26,6 +26,8 @@ pub struct Generation {
     pub clusters: BTreeMap<String, Arc<Cluster>>,
     /// Client-side limits and path policy.
     pub downstream: Downstream,
+    /// Trusted proxies and global IP rules.
+    pub client: crate::client::ClientPolicy,
 }
 
 impl Generation {
@@ -37,6 +39,8 @@ impl Generation {
         id: u64,
     ) -> Result<Self, ConfigError> {
         let gw = &loaded.config.gateway;
+        let file = loaded.source.display_name();
+        let client = crate::client::ClientPolicy::new(gw, &file)?;
         let mut clusters: BTreeMap<String, Arc<Cluster>> = BTreeMap::new();
         for (name, cfg) in &gw.clusters {
             // With the TLS files' contents, so replaced files rebuild the cluster.
@@ -70,7 +74,15 @@ impl Generation {
                 .cache
                 .as_ref()
                 .map(|c| Arc::new(crate::cache::RouteCache::new(&name, c)));
+            let guard = Arc::new(crate::request_guard::RouteGuard::new(
+                rc,
+                &gw.downstream,
+                &name,
+                i,
+                &file,
+            )?);
             routes.push(Route {
+                guard,
                 cache,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
@@ -102,6 +114,7 @@ impl Generation {
             routes: RouteTable::new(routes),
             clusters,
             downstream,
+            client,
         })
     }
 

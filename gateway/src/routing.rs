@@ -90,6 +90,8 @@ pub struct Route {
     pub requests: StatusCounters,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
+    /// IP rules, size limits and body rules.
+    pub guard: Arc<crate::request_guard::RouteGuard>,
 }
 
 impl Route {

@@ -10,6 +10,7 @@ pub mod cache;
 mod env;
 mod error;
 mod model;
+pub mod security;
 mod validate;
 mod validate_downstream;
 mod values;
