@@ -154,7 +154,12 @@ pub async fn inspect_body(
         if !may_read(read, remaining) {
             break;
         }
-        match session.read_request_body().await? {
+        // A failed read is the client's doing (bad framing, gone).
+        match session
+            .read_request_body()
+            .await
+            .map_err(|e| e.into_down())?
+        {
             Some(chunk) => buf.extend_from_slice(&chunk),
             None => break,
         }
