@@ -57,6 +57,7 @@ scenarios! {
     graceful_upgrade => "graceful-upgrade",
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
+    ip_and_size => "ip-and-size",
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
     purge => "purge",

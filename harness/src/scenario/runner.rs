@@ -346,7 +346,11 @@ impl Runner {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            body: t.body.clone(),
+            body: t
+                .body
+                .clone()
+                .or_else(|| t.body_size.map(|n| "x".repeat(n))),
+            chunked: t.chunked,
             requests,
             concurrency: t.concurrency,
             http2: t.http2,
