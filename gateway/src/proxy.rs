@@ -586,6 +586,10 @@ impl ProxyHttp for GatewayProxy {
         e
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        crate::request_guard::is_rejection(error)
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,

@@ -261,6 +261,13 @@ pub fn filter_body(
     Ok(())
 }
 
+/// Whether `e` is a rejection raised while the body streamed (413, 403):
+/// answered to the client, not a proxy failure worth an error log line.
+pub fn is_rejection(e: &Error) -> bool {
+    *e.esource() == pingora::ErrorSource::Downstream
+        && matches!(e.etype(), ErrorType::HTTPStatus(403 | 413))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,6 +256,9 @@ async fn a_chunked_body_over_the_limit_gets_413_and_the_upstream_request_never_c
     assert!(conn.closed_within(EXCHANGE).await, "the connection closes");
     // wiremock records a request only once its body is complete.
     assert!(upstream.received_requests().await.unwrap().is_empty());
+    // A rejection, not a proxy failure: no error line.
+    let log = gw.log();
+    assert!(!log.contains(" ERROR "), "{log}");
     upstream.verify().await;
 }
 
