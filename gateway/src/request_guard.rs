@@ -282,6 +282,57 @@ mod tests {
         assert!(!may_read(1, None));
     }
 
+    fn tail_state(pattern: &str, window: u64) -> BodyGuard {
+        let cfg = crate::config::security::BodyRulesConfig {
+            deny: vec![pattern.into()],
+            inspect_bytes: crate::config::ByteSize(window),
+        };
+        BodyGuard {
+            active: true,
+            tail: Some(Arc::new(BodyRules::new(&cfg, "unit-tail").unwrap())),
+            ..BodyGuard::default()
+        }
+    }
+
+    #[test]
+    fn the_rest_of_the_window_is_held_back_then_released_whole() {
+        let mut state = tail_state("evil", 8);
+        let mut first = Some(Bytes::from_static(b"abc"));
+        filter_body(&mut state, 1, &mut first, false).unwrap();
+        assert_eq!(first.as_deref(), Some(&b""[..]), "held back");
+        let mut second = Some(Bytes::from_static(b"defghij"));
+        filter_body(&mut state, 1, &mut second, false).unwrap();
+        assert_eq!(second.as_deref(), Some(&b"abcdefghij"[..]));
+        // Past the window: streamed as is, unchecked.
+        let mut later = Some(Bytes::from_static(b"evil"));
+        filter_body(&mut state, 1, &mut later, true).unwrap();
+        assert_eq!(later.as_deref(), Some(&b"evil"[..]));
+    }
+
+    #[test]
+    fn a_match_in_the_held_window_fails_with_403_and_releases_nothing() {
+        let mut state = tail_state("evil", 64);
+        let mut first = Some(Bytes::from_static(b"ab ev"));
+        filter_body(&mut state, 1, &mut first, false).unwrap();
+        let mut last = Some(Bytes::from_static(b"il"));
+        let err = filter_body(&mut state, 1, &mut last, true).unwrap_err();
+        assert_eq!(err.etype(), &ErrorType::HTTPStatus(403));
+        assert!(is_rejection(&err));
+        assert!(last.is_none());
+    }
+
+    #[test]
+    fn bytes_the_retry_buffer_lost_go_ahead_of_the_next_chunk() {
+        let mut state = BodyGuard {
+            active: true,
+            pending: Some(Bytes::from_static(b"head-")),
+            ..BodyGuard::default()
+        };
+        let mut chunk = Some(Bytes::from_static(b"tail"));
+        filter_body(&mut state, 1, &mut chunk, true).unwrap();
+        assert_eq!(chunk.as_deref(), Some(&b"head-tail"[..]));
+    }
+
     #[test]
     fn streamed_bytes_over_the_limit_fail_with_413() {
         let mut state = BodyGuard {
