@@ -1,7 +1,8 @@
 //! Per-request work that does not touch the network: route matching over a
-//! realistic table, header rules, and query rewriting.
+//! realistic table, header rules, query rewriting, and the client address
+//! and `X-Forwarded-*` headers.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gateway::config::{parse, ConfigSource, LoadedConfig};
 use gateway::generation::Generation;
 use gateway::headers::HeaderRules;
@@ -87,5 +88,78 @@ fn header_and_query_rules(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, route_matching, header_and_query_rules);
+fn forwarded_headers(c: &mut Criterion) {
+    use gateway::client::ClientConn;
+    use gateway::netlist::NetList;
+    use pingora::http::RequestHeader;
+    let trusted =
+        NetList::parse(&["10.0.0.0/8".to_string(), "127.0.0.0/8".to_string()]).expect("networks");
+    let mut req = RequestHeader::build("GET", b"/api/v1/users", Some(8)).expect("request");
+    req.insert_header("host", "api.example.com").expect("host");
+    req.insert_header("x-forwarded-for", "203.0.113.9, 10.1.1.1")
+        .expect("xff");
+    let untrusted = ClientConn {
+        peer: Some("192.0.2.1".parse().expect("ip")),
+        peer_trusted: false,
+        tls: false,
+    };
+    let via_proxy = ClientConn {
+        peer: Some("127.0.0.1".parse().expect("ip")),
+        peer_trusted: true,
+        tls: false,
+    };
+    let mut group = c.benchmark_group("forwarded_headers");
+    group.bench_function("client_ip_behind_trusted_proxy", |b| {
+        b.iter(|| via_proxy.client_ip(black_box(&req.headers), &trusted))
+    });
+    group.bench_function("untrusted_peer_replace", |b| {
+        b.iter_batched(
+            || req.clone(),
+            |mut r| {
+                untrusted.forward_headers(&mut r).expect("headers");
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("trusted_peer_append", |b| {
+        b.iter_batched(
+            || req.clone(),
+            |mut r| {
+                via_proxy.forward_headers(&mut r).expect("headers");
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // What the proxy did before client.rs: format! the appended value.
+    let ip: std::net::IpAddr = "192.0.2.1".parse().expect("ip");
+    group.bench_function("previous_format_append", |b| {
+        b.iter_batched(
+            || req.clone(),
+            |mut r| {
+                let forwarded = match r
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    Some(prior) => format!("{prior}, {ip}"),
+                    None => ip.to_string(),
+                };
+                r.insert_header("x-forwarded-for", forwarded).expect("xff");
+                r.insert_header("x-forwarded-proto", "http").expect("xfp");
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    route_matching,
+    header_and_query_rules,
+    forwarded_headers
+);
 criterion_main!(benches);

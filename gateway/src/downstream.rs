@@ -39,6 +39,7 @@ pub struct Downstream {
     keepalive_secs: u64,
     max_uri_bytes: usize,
     max_header_bytes: usize,
+    max_headers: usize,
 }
 
 impl Downstream {
@@ -55,6 +56,7 @@ impl Downstream {
             keepalive_secs: keepalive_secs.max(1),
             max_uri_bytes: cfg.max_uri_bytes.as_usize(),
             max_header_bytes: cfg.max_header_bytes.as_usize(),
+            max_headers: cfg.max_headers,
         }
     }
 
@@ -62,6 +64,9 @@ impl Downstream {
     pub fn check_limits(&self, req: &RequestHeader) -> Result<(), LimitExceeded> {
         if req.raw_path().len() > self.max_uri_bytes {
             return Err(LimitExceeded::Uri);
+        }
+        if req.headers.len() > self.max_headers {
+            return Err(LimitExceeded::Headers);
         }
         // As on the wire: `name: value\r\n` per field.
         let mut size = 0usize;

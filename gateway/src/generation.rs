@@ -28,6 +28,8 @@ pub struct Generation {
     pub downstream: Downstream,
     /// HTTPS listeners: certificates, client auth, ALPN.
     pub tls: Arc<crate::downstream_tls::DownstreamTls>,
+    /// Trusted proxies and global IP rules.
+    pub client: crate::client::ClientPolicy,
 }
 
 impl Generation {
@@ -39,6 +41,8 @@ impl Generation {
         id: u64,
     ) -> Result<Self, ConfigError> {
         let gw = &loaded.config.gateway;
+        let file = loaded.source.display_name();
+        let client = crate::client::ClientPolicy::new(gw, &file)?;
         let mut clusters: BTreeMap<String, Arc<Cluster>> = BTreeMap::new();
         for (name, cfg) in &gw.clusters {
             // With the TLS files' contents, so replaced files rebuild the cluster.
@@ -85,7 +89,15 @@ impl Generation {
                 )?)),
                 None => None,
             };
+            let guard = Arc::new(crate::request_guard::RouteGuard::new(
+                rc,
+                &gw.downstream,
+                &name,
+                i,
+                &file,
+            )?);
             routes.push(Route {
+                guard,
                 cache,
                 auth,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
@@ -120,6 +132,7 @@ impl Generation {
             clusters,
             downstream,
             tls,
+            client,
         })
     }
 

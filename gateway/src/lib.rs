@@ -4,7 +4,9 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod body_rules;
 pub mod cache;
+pub mod client;
 pub mod config;
 pub mod downstream;
 pub mod downstream_tls;
@@ -14,11 +16,14 @@ pub mod error_response;
 pub mod generation;
 pub mod header_timeout;
 pub mod headers;
+pub mod ip_rules;
 pub mod limits;
 pub mod metrics;
+pub mod netlist;
 pub mod normalize;
 pub mod proxy;
 pub mod reload;
+pub mod request_guard;
 pub mod request_id;
 pub mod request_target;
 pub mod rewrite;

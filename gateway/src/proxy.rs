@@ -24,8 +24,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime};
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 /// Scheduler turns given to an h2 connection to flush a stream's frames
 /// before the stream is reset.
 const H2_FLUSH_YIELDS: usize = 4;
@@ -70,8 +68,13 @@ pub struct RequestCtx {
     pin_cookie: Option<HeaderValue>,
     /// What the response cache did for this request.
     cache: crate::cache::CacheState,
-    /// The client's address: the socket peer (set in `early_request_filter`).
+    /// The client's address (set in `early_request_filter`): the socket
+    /// peer, or behind trusted proxies the forwarded client (`crate::client`).
     pub client_ip: Option<IpAddr>,
+    /// The client connection: peer, whether it is a trusted proxy, TLS.
+    client: crate::client::ClientConn,
+    /// Body size and body-rule state, from `request_filter` on.
+    body: crate::request_guard::BodyGuard,
     /// The authenticated identity (api key name, user, token subject), once
     /// a route's auth accepted the request.
     pub identity: Option<String>,
@@ -93,10 +96,6 @@ impl RequestCtx {
         self.route_and_cluster()
             .map_or("none", |(r, _)| r.name.as_str())
     }
-}
-
-fn socket_peer_ip(session: &Session) -> Option<IpAddr> {
-    session.client_addr()?.as_inet().map(|a| a.ip())
 }
 
 /// Writes a gateway-generated error response in the request's form (JSON,
@@ -192,6 +191,8 @@ impl ProxyHttp for GatewayProxy {
             pin_cookie: None,
             cache: crate::cache::CacheState::default(),
             client_ip: None,
+            client: crate::client::ClientConn::default(),
+            body: crate::request_guard::BodyGuard::default(),
             identity: None,
             client_cert: None,
         }
@@ -211,9 +212,15 @@ impl ProxyHttp for GatewayProxy {
         let downstream = &generation.downstream;
         downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
-        ctx.client_ip = socket_peer_ip(session);
+        ctx.client = crate::client::ClientConn::of(session, &generation.client);
+        ctx.client_ip = (ctx.client).client_ip(
+            &session.req_header().headers,
+            &generation.client.trusted_proxies,
+        );
         ctx.client_cert = crate::downstream_tls::client_identity(session);
-        if let Err(exceeded) = downstream.check_limits(session.req_header()) {
+        if !generation.client.admits(ctx.client_ip) {
+            ctx.rejection = Some(403);
+        } else if let Err(exceeded) = downstream.check_limits(session.req_header()) {
             ctx.rejection = Some(exceeded.status());
         } else if let Err(status) = request_target::canonicalize(session.req_header_mut()) {
             ctx.rejection = Some(status);
@@ -239,6 +246,9 @@ impl ProxyHttp for GatewayProxy {
                 req.uri.path(),
                 &req.method,
             );
+            if let Some(route) = ctx.route.map(|i| generation.routes.get(i)) {
+                ctx.rejection = route.guard.check_head(ctx.client_ip, req).err();
+            }
         }
         ctx.generation = Some(generation);
         Ok(())
@@ -256,6 +266,18 @@ impl ProxyHttp for GatewayProxy {
             (None, Some(_), None) => {
                 if let Err(refusal) = authenticate(session, ctx).await {
                     respond_error(session, ctx, refusal).await?;
+                    return Ok(true);
+                }
+                // Body inspection last: it is the most expensive check.
+                let guard = ctx.route_and_cluster().map(|(r, _)| r.guard.clone());
+                let refused = match guard {
+                    Some(guard) => {
+                        crate::request_guard::inspect_body(session, &guard, &mut ctx.body).await?
+                    }
+                    None => None,
+                };
+                if let Some(status) = refused {
+                    respond_error(session, ctx, ErrorResponse::new(status)).await?;
                     return Ok(true);
                 }
                 let route_cache = ctx.route_cache().cloned();
@@ -340,26 +362,14 @@ impl ProxyHttp for GatewayProxy {
 
     async fn upstream_request_filter(
         &self,
-        session: &mut Session,
+        _session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let Some((route, _)) = ctx.route_and_cluster() else {
             return Ok(());
         };
-        if let Some(ip) = ctx.client_ip {
-            let forwarded = match upstream_request
-                .headers
-                .get(X_FORWARDED_FOR)
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(prior) => format!("{prior}, {ip}"),
-                None => ip.to_string(),
-            };
-            upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
-        }
-        let scheme = crate::downstream_tls::client_scheme(session);
-        upstream_request.insert_header(X_FORWARDED_PROTO, scheme)?;
+        ctx.client.forward_headers(upstream_request)?;
         upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
         if route.path_rewrite != crate::rewrite::PathRewrite::None
             || !route.query_rewrite.is_empty()
@@ -389,6 +399,16 @@ impl ProxyHttp for GatewayProxy {
             ctx.identity.as_deref(),
             upstream_request,
         )
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        crate::request_guard::filter_body(&mut ctx.body, ctx.attempts, body, end_of_stream)
     }
 
     async fn connected_to_upstream(
@@ -605,6 +625,10 @@ impl ProxyHttp for GatewayProxy {
         }
         e.set_retry(decision != RetryDecision::GiveUp);
         e
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        crate::request_guard::is_rejection(error)
     }
 
     async fn fail_to_proxy(

@@ -94,6 +94,8 @@ pub struct Route {
     pub cache: Option<Arc<crate::cache::RouteCache>>,
     /// Client authentication (`None`: the route is open).
     pub auth: Option<Arc<crate::security::auth::RouteAuth>>,
+    /// IP rules, size limits and body rules.
+    pub guard: Arc<crate::request_guard::RouteGuard>,
 }
 
 impl Route {

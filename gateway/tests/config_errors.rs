@@ -582,3 +582,81 @@ fn bad_tls_listener_settings_name_their_key_path() {
         assert!(message.contains(expected), "{keys}: {message}");
     }
 }
+
+#[test]
+fn bad_client_and_request_guard_settings_name_their_key_path() {
+    let route = "- { match: { path_prefix: / }, cluster: api }";
+    let with_route = |keys: &str| {
+        variant(
+            route,
+            &format!("- {{ match: {{ path_prefix: / }}, cluster: api, {keys} }}"),
+        )
+    };
+    let with_gateway = |keys: &str| variant("  clusters:", &format!("  {keys}\n  clusters:"));
+    let cases = [
+        (
+            with_gateway(r#"trusted_proxies: ["10.0.0.0/8", "10.0.0.0/40"]"#),
+            "bad.yaml: gateway.trusted_proxies[1]: `10.0.0.0/40` is not an IP network; expected a CIDR",
+        ),
+        (
+            with_gateway(r#"ip: { deny: ["2001:db8::/33", "2001:zz8::/32"] }"#),
+            "bad.yaml: gateway.ip.deny[1]: `2001:zz8::/32` is not an IP network",
+        ),
+        (
+            with_route(r#"ip: { allow: ["localhost"] }"#),
+            "bad.yaml: gateway.routes[0].ip.allow[0]: `localhost` is not an IP network",
+        ),
+        (
+            with_route(r#"body_rules: { deny: ["ok", "(unclosed"] }"#),
+            "bad.yaml: gateway.routes[0].body_rules.deny[1]: `(unclosed` is not a valid regular expression",
+        ),
+        (
+            with_route(r#"body_rules: { deny: ["x"], inspect_bytes: 65KiB }"#),
+            "bad.yaml: gateway.routes[0].body_rules.inspect_bytes: 66560 is out of range; expected 1 to 64KiB",
+        ),
+        (
+            with_route("body_rules: { deny: [] }"),
+            "bad.yaml: gateway.routes[0].body_rules.deny: expected at least one pattern",
+        ),
+        (
+            with_route("max_headers: 300"),
+            "bad.yaml: gateway.routes[0].max_headers: 300 is above 256, which Pingora refuses",
+        ),
+        (
+            with_gateway("downstream: { max_headers: 257 }"),
+            "bad.yaml: gateway.downstream.max_headers: 257 is out of range; expected 1 to 256",
+        ),
+        (
+            variant(
+                "  clusters:",
+                "  downstream: { max_headers: 50 }\n  clusters:",
+            )
+            .replace(route, "- { match: { path_prefix: / }, cluster: api, max_headers: 60 }"),
+            "bad.yaml: gateway.routes[0].max_headers: 60 is out of range; expected 1 to gateway.downstream.max_headers (50); a route may only lower it",
+        ),
+        (
+            with_route("max_header_bytes: 128KiB"),
+            "bad.yaml: gateway.routes[0].max_header_bytes: 131072 is out of range; expected a size above zero and at most gateway.downstream.max_header_bytes (65536)",
+        ),
+        (
+            variant(
+                "  clusters:",
+                "  downstream: { max_body_bytes: 1MiB }\n  clusters:",
+            )
+            .replace(route, "- { match: { path_prefix: / }, cluster: api, max_body_bytes: 2MiB }"),
+            "bad.yaml: gateway.routes[0].max_body_bytes: 2097152 is out of range; expected a size above zero and at most gateway.downstream.max_body_bytes (1048576)",
+        ),
+        (
+            with_route("max_body_bytes: lots"),
+            "gateway.routes[0].max_body_bytes",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let message = error_for(&yaml);
+        assert!(message.contains(expected), "{expected}\n  got: {message}");
+    }
+    let ok = with_route(
+        r#"ip: { allow: ["127.0.0.1", "::1/128"] }, max_body_bytes: 1MiB, max_headers: 100, body_rules: { deny: ["(?i)union\\s+select"] }"#,
+    );
+    parse(&ok, "good.yaml", &env).unwrap();
+}

@@ -138,6 +138,59 @@ fn cluster() -> impl Strategy<Value = Value> {
         )
 }
 
+/// A route's IP rules, size limits and body rules, mostly valid.
+fn guard() -> impl Strategy<Value = Value> {
+    let net = || {
+        mostly(
+            prop_oneof![
+                Just("10.0.0.0/8".to_string()),
+                Just("::1/128".to_string()),
+                Just("192.0.2.7".to_string()),
+                Just("2001:db8::/32".to_string()),
+            ],
+            tricky_string(),
+        )
+    };
+    (
+        proptest::option::of(proptest::collection::vec(net(), 0..3)),
+        proptest::collection::vec(net(), 0..3),
+        proptest::option::of(mostly("[0-9]{1,6}", tricky_string())),
+        proptest::option::of(0usize..300),
+        proptest::option::of(proptest::collection::vec(
+            mostly(
+                prop_oneof![
+                    Just("(?i)union\\s+select".to_string()),
+                    Just("<script".to_string())
+                ],
+                tricky_string(),
+            ),
+            0..3,
+        )),
+        proptest::option::of(mostly("[0-9]{1,6}", tricky_string())),
+    )
+        .prop_map(
+            |(allow, deny, max_body, max_headers, deny_bodies, inspect)| {
+                let mut g = json!({ "ip": { "deny": deny } });
+                if let Some(allow) = allow {
+                    g["ip"]["allow"] = json!(allow);
+                }
+                if let Some(max) = max_body {
+                    g["max_body_bytes"] = json!(max);
+                }
+                if let Some(max) = max_headers {
+                    g["max_headers"] = json!(max);
+                }
+                if let Some(patterns) = deny_bodies {
+                    g["body_rules"] = json!({ "deny": patterns });
+                    if let Some(inspect) = inspect {
+                        g["body_rules"]["inspect_bytes"] = json!(inspect);
+                    }
+                }
+                g
+            },
+        )
+}
+
 fn route(clusters: usize) -> impl Strategy<Value = Value> {
     (
         0..clusters,
@@ -182,9 +235,20 @@ fn route(clusters: usize) -> impl Strategy<Value = Value> {
             Just("text/html; charset=utf-8".to_string()),
             tricky_string(),
         )),
+        proptest::option::of(guard()),
     )
         .prop_map(
-            |(cluster, host, prefix, methods, rewrite, query_set, header_set, content_type)| {
+            |(
+                cluster,
+                host,
+                prefix,
+                methods,
+                rewrite,
+                query_set,
+                header_set,
+                content_type,
+                guard,
+            )| {
                 let mut matcher = json!({});
                 if let Some(host) = host {
                     matcher["host"] = json!(host);
@@ -207,6 +271,11 @@ fn route(clusters: usize) -> impl Strategy<Value = Value> {
                 }
                 if let Some(content_type) = content_type {
                     r["error_page"] = json!({ "file": "error.html", "content_type": content_type });
+                }
+                if let Some(Value::Object(guard)) = guard {
+                    for (k, v) in guard {
+                        r[k] = v;
+                    }
                 }
                 r
             },
@@ -278,6 +347,9 @@ fn serve(generation: &Generation, host: &str, path: &str, query: Option<&str>, m
     assert!(uri.is_ok(), "rewritten URI `{path_and_query}` is invalid");
     let mut upstream = RequestHeader::build(method.clone(), b"/", None).expect("request header");
     route.request_headers.apply(&mut upstream);
+    for client in ["10.1.2.3", "::1", "::ffff:192.0.2.7"] {
+        let _ = route.guard.check_head(client.parse().ok(), &upstream);
+    }
     let body = error_page::render(route.error_page.as_ref(), 502, "id");
     assert!(
         HeaderValue::from_str(&body.content_type).is_ok(),

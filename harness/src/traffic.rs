@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
+/// Chunk size of a body sent with `chunked`.
+pub const BODY_CHUNK: usize = 1024;
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct TrafficSpec {
@@ -23,6 +26,9 @@ pub struct TrafficSpec {
     pub headers: Vec<(String, String)>,
     /// Request body.
     pub body: Option<String>,
+    /// Send the body chunked (no `Content-Length`), in chunks of
+    /// [`BODY_CHUNK`] bytes.
+    pub chunked: bool,
     /// Requests to send in all.
     pub requests: usize,
     /// Requests in flight at once.
@@ -60,6 +66,7 @@ impl TrafficSpec {
             method: http::Method::GET,
             headers: Vec::new(),
             body: None,
+            chunked: false,
             requests,
             concurrency: 1,
             http2: false,
@@ -351,7 +358,16 @@ async fn one(client: &reqwest::Client, spec: &TrafficSpec) -> Record {
         req = req.header(k, v);
     }
     if let Some(body) = &spec.body {
-        req = req.body(body.clone());
+        req = if spec.chunked {
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
+                .as_bytes()
+                .chunks(BODY_CHUNK)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect();
+            req.body(reqwest::Body::wrap_stream(tokio_stream::iter(chunks)))
+        } else {
+            req.body(body.clone())
+        };
     }
     let mut record = Record {
         status: None,

@@ -59,6 +59,7 @@ scenarios! {
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
     mtls_downstream => "mtls-downstream",
+    ip_and_size => "ip-and-size",
     mtls_upstream => "mtls-upstream",
     no_poison => "no-poison",
     purge => "purge",

@@ -11,6 +11,7 @@ pub mod cache;
 mod env;
 mod error;
 mod model;
+pub mod security;
 pub mod tls;
 mod validate;
 mod validate_downstream;

@@ -5,6 +5,7 @@
 //! types on the request path; `crate::generation` compiles them first.
 
 use super::cache::{CacheStorageConfig, RouteCacheConfig};
+use super::security::{BodyRulesConfig, IpRulesConfig};
 use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,6 +73,13 @@ pub struct GatewayConfig {
     /// The per-request access log (text on stderr by default).
     #[serde(default)]
     pub access_log: super::AccessLogSetting,
+    /// Proxies (CIDR) whose `X-Forwarded-For` is believed (see
+    /// docs/LIMITS.md).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Client networks admitted or refused on every route.
+    #[serde(default)]
+    pub ip: Option<IpRulesConfig>,
 }
 
 /// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the
@@ -115,6 +123,13 @@ pub struct DownstreamConfig {
     /// whole life (0 reads straight from the socket). Read at startup only.
     #[serde(default = "default_read_buffer")]
     pub read_buffer: ByteSize,
+    /// Most request header fields; more gets 431 (at most 256, Pingora's
+    /// own limit).
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+    /// Largest request body; larger gets 413 (unlimited when absent).
+    #[serde(default)]
+    pub max_body_bytes: Option<ByteSize>,
 }
 
 impl Default for DownstreamConfig {
@@ -128,6 +143,8 @@ impl Default for DownstreamConfig {
             merge_slashes: true,
             escaped_slashes: EscapedSlashes::default(),
             read_buffer: default_read_buffer(),
+            max_headers: default_max_headers(),
+            max_body_bytes: None,
         }
     }
 }
@@ -506,6 +523,21 @@ pub struct RouteConfig {
     /// `from_host` for the request's host (the cluster's `tls.sni` when absent).
     #[serde(default)]
     pub upstream_sni: Option<String>,
+    /// Client networks admitted or refused on this route.
+    #[serde(default)]
+    pub ip: Option<IpRulesConfig>,
+    /// Largest request body (at most `gateway.downstream.max_body_bytes`).
+    #[serde(default)]
+    pub max_body_bytes: Option<ByteSize>,
+    /// Largest request header section (at most the global one).
+    #[serde(default)]
+    pub max_header_bytes: Option<ByteSize>,
+    /// Most request header fields (at most the global one).
+    #[serde(default)]
+    pub max_headers: Option<usize>,
+    /// Patterns refused in the first bytes of the request body.
+    #[serde(default)]
+    pub body_rules: Option<BodyRulesConfig>,
 }
 
 /// Request matcher; every given field must match.
@@ -585,6 +617,9 @@ fn default_max_uri_bytes() -> ByteSize {
 }
 fn default_max_header_bytes() -> ByteSize {
     ByteSize(64 * 1024)
+}
+fn default_max_headers() -> usize {
+    super::security::PINGORA_MAX_HEADERS
 }
 fn default_read_buffer() -> ByteSize {
     ByteSize(DEFAULT_READ_BUFFER)

@@ -47,6 +47,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
             .map_err(|(p, m)| err(p, m))?;
     }
     super::cache::validate_cache_storage(&gw.cache_storage).map_err(|(p, m)| err(p, m))?;
+    super::security::validate_gateway_security(gw).map_err(|(p, m)| err(p, m))?;
     validate_routes(gw).map_err(|(p, m)| err(p, m))?;
     super::validate_tls::validate_tls(gw).map_err(|(p, m)| err(p, m))?;
     Ok(())
@@ -353,6 +354,7 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
             ));
         }
         validate_match(&route.matcher, &format!("{path}.match"))?;
+        super::security::validate_route_security(route, &gw.downstream, &path)?;
         if let Some(cache) = &route.cache {
             super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;
         }

@@ -251,6 +251,12 @@ pub struct TrafficStep {
     /// Request body.
     #[serde(default)]
     pub body: Option<String>,
+    /// A request body of this many bytes (`x`), instead of `body`.
+    #[serde(default)]
+    pub body_size: Option<usize>,
+    /// Send the body chunked (no `Content-Length`), 1 KiB per chunk.
+    #[serde(default)]
+    pub chunked: bool,
     /// Requests in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -417,6 +423,10 @@ pub struct AssertUpstreamStep {
     /// Requests it served in total (health checks excluded), exactly.
     #[serde(default)]
     pub hits: Option<u64>,
+    /// Non-empty request bodies it received complete, exactly (a
+    /// behaviour that reads bodies: `echo`).
+    #[serde(default)]
+    pub complete_bodies: Option<u64>,
 }
 
 /// Listener state of a mock.

@@ -384,7 +384,11 @@ impl Runner {
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), self.expand_run_vars(v)?)))
                 .collect::<Result<_, String>>()?,
-            body: t.body.clone(),
+            body: t
+                .body
+                .clone()
+                .or_else(|| t.body_size.map(|n| "x".repeat(n))),
+            chunked: t.chunked,
             requests,
             concurrency: t.concurrency,
             http2: t.http2,

@@ -3,11 +3,14 @@
 use super::{full, tagged, Behaviour, MockContext, MockResponse};
 use async_trait::async_trait;
 use http_body_util::BodyExt;
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::Request;
 
 /// Describes each request as JSON: upstream, method, HTTP version, path,
 /// query, headers (lower-case names, values joined by `, `), body length.
+/// Each non-empty request body read to its end is counted
+/// ([`MockContext::count_complete_body`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
 
@@ -15,11 +18,16 @@ pub struct Echo;
 impl Behaviour for Echo {
     async fn respond(&self, req: Request<Incoming>, ctx: &MockContext) -> MockResponse {
         let (parts, body) = req.into_parts();
-        let body_len = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes().len())
-            .unwrap_or(0);
+        let has_body = !body.is_end_stream();
+        let body_len = match body.collect().await {
+            Ok(b) => {
+                if has_body {
+                    ctx.count_complete_body();
+                }
+                b.to_bytes().len()
+            }
+            Err(_) => 0,
+        };
         let mut headers = serde_json::Map::new();
         for key in parts.headers.keys() {
             let values: Vec<&str> = parts

@@ -53,6 +53,7 @@ pub struct MockContext {
     /// The mock's name (sent as `x-upstream`).
     pub name: String,
     hits: AtomicU64,
+    complete_bodies: AtomicU64,
     health_checks: AtomicU64,
     health_status: AtomicU16,
     behaviour: RwLock<Arc<dyn Behaviour>>,
@@ -62,6 +63,12 @@ impl MockContext {
     /// Counts one request as served.
     pub fn count_hit(&self) {
         self.hits.fetch_add(1, SeqCst);
+    }
+
+    /// Counts one request body received to its end (behaviours that read
+    /// request bodies call it; empty bodies are not counted).
+    pub fn count_complete_body(&self) {
+        self.complete_bodies.fetch_add(1, SeqCst);
     }
 
     fn behaviour(&self) -> Arc<dyn Behaviour> {
@@ -128,6 +135,7 @@ impl MockUpstream {
         let ctx = Arc::new(MockContext {
             name: name.to_string(),
             hits: AtomicU64::new(0),
+            complete_bodies: AtomicU64::new(0),
             health_checks: AtomicU64::new(0),
             health_status: AtomicU16::new(200),
             behaviour: RwLock::new(behaviour),
@@ -153,6 +161,12 @@ impl MockUpstream {
     /// Requests served, health checks excluded.
     pub fn hits(&self) -> u64 {
         self.ctx.hits.load(SeqCst)
+    }
+
+    /// Non-empty request bodies received complete (by behaviours that read
+    /// bodies: `echo`).
+    pub fn complete_bodies(&self) -> u64 {
+        self.ctx.complete_bodies.load(SeqCst)
     }
 
     /// HTTP health-check requests received.

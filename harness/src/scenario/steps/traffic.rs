@@ -23,13 +23,13 @@ impl StepKind for TrafficStep {
     }
 
     fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
-        match self.requests {
-            Some(_) => Ok(()),
-            None => Err((
+        if self.requests.is_none() {
+            return Err((
                 "requests".into(),
                 "a traffic step needs a request count".into(),
-            )),
+            ));
         }
+        check_body(self)
     }
 
     async fn run(&self, runner: &mut Runner) -> Result<String, String> {
@@ -41,6 +41,23 @@ impl StepKind for TrafficStep {
     }
 }
 
+/// `body` and `body_size` exclude each other; `chunked` needs one of them.
+fn check_body(t: &TrafficStep) -> Result<(), Problem> {
+    if t.body.is_some() && t.body_size.is_some() {
+        return Err((
+            "body_size".into(),
+            "give either `body` or `body_size`, not both".into(),
+        ));
+    }
+    if t.chunked && t.body.is_none() && t.body_size.is_none() {
+        return Err((
+            "chunked".into(),
+            "a chunked request needs `body` or `body_size`".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl StepKind for BackgroundStep {
     fn describe(&self) -> String {
@@ -48,6 +65,10 @@ impl StepKind for BackgroundStep {
             "background_traffic `{}` {} {}",
             self.0.name, self.0.method, self.0.path
         )
+    }
+
+    fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
+        check_body(&self.0)
     }
 
     async fn run(&self, runner: &mut Runner) -> Result<String, String> {
