@@ -26,6 +26,8 @@ pub struct Generation {
     pub clusters: BTreeMap<String, Arc<Cluster>>,
     /// Client-side limits and path policy.
     pub downstream: Downstream,
+    /// Global and cluster limits (their state carries over reloads).
+    pub limits: crate::limits::GenerationLimits,
 }
 
 impl Generation {
@@ -42,6 +44,8 @@ impl Generation {
             // With the TLS files' contents, so replaced files rebuild the cluster.
             let mut cfg = cfg.clone();
             load_tls_files(name, &mut cfg, &loaded.source)?;
+            // Limits are compiled apart: changing them keeps the cluster.
+            cfg.limits = None;
             let reused = previous
                 .and_then(|p| p.clusters.get(name))
                 .filter(|c| c.config == cfg)
@@ -49,6 +53,7 @@ impl Generation {
             let cluster = reused.unwrap_or_else(|| Cluster::new(name, &cfg));
             clusters.insert(name.clone(), cluster);
         }
+        let limits = crate::limits::GenerationLimits::new(gw, previous.map(|p| &p.limits));
         let mut routes = Vec::with_capacity(gw.routes.len());
         for (i, rc) in gw.routes.iter().enumerate() {
             let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));
@@ -70,7 +75,9 @@ impl Generation {
                 .cache
                 .as_ref()
                 .map(|c| Arc::new(crate::cache::RouteCache::new(&name, c)));
+            let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.name == name));
             routes.push(Route {
+                limits: limits.route(&name, rc, previous_route.map(|r| &r.limits)),
                 cache,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
@@ -102,6 +109,7 @@ impl Generation {
             routes: RouteTable::new(routes),
             clusters,
             downstream,
+            limits,
         })
     }
 

@@ -73,6 +73,8 @@ pub struct RequestCtx {
     /// The authenticated identity (api key name, user, token subject), once
     /// a route's auth accepted the request.
     pub identity: Option<String>,
+    /// In-flight slots held until the request ends (released on drop).
+    permits: crate::limits::Permits,
 }
 
 impl RequestCtx {
@@ -83,6 +85,25 @@ impl RequestCtx {
 
     fn route_cache(&self) -> Option<&Arc<crate::cache::RouteCache>> {
         self.route_and_cluster()?.0.cache.as_ref()
+    }
+
+    /// Charges the route's limits (see `limits::admission`); background
+    /// cache revalidations are not client requests and are not charged.
+    fn admit(&mut self, session: &Session) -> Result<(), ErrorResponse> {
+        let (Some(generation), Some(index)) = (&self.generation, self.route) else {
+            return Ok(());
+        };
+        if crate::cache::is_background(session) {
+            return Ok(());
+        }
+        let route = generation.routes.get(index);
+        let input = crate::limits::KeyInput {
+            client_ip: self.client_ip,
+            identity: self.identity.as_deref(),
+            headers: &session.req_header().headers,
+            route: &route.name,
+        };
+        crate::limits::admission::admit(&route.limits, &input, &mut self.permits)
     }
 
     fn route_name(&self) -> &str {
@@ -180,6 +201,7 @@ impl ProxyHttp for GatewayProxy {
             cache: crate::cache::CacheState::default(),
             client_ip: None,
             identity: None,
+            permits: crate::limits::Permits::default(),
         }
     }
 
@@ -231,21 +253,24 @@ impl ProxyHttp for GatewayProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let refused = match (ctx.rejection, ctx.route) {
-            (Some(status), _) => status,
-            (None, None) => 404,
-            (None, Some(_)) => {
-                let route_cache = ctx.route_cache().cloned();
-                let client = ctx.client_ip;
-                return crate::cache::purge::answer_purge_method(
-                    session,
-                    route_cache.as_deref(),
-                    client,
-                )
-                .await;
-            }
+            (Some(status), _) => ErrorResponse::new(status),
+            (None, None) => ErrorResponse::new(404),
+            (None, Some(_)) => match ctx.admit(session) {
+                Err(refusal) => refusal,
+                Ok(()) => {
+                    let route_cache = ctx.route_cache().cloned();
+                    let client = ctx.client_ip;
+                    return crate::cache::purge::answer_purge_method(
+                        session,
+                        route_cache.as_deref(),
+                        client,
+                    )
+                    .await;
+                }
+            },
         };
         // Answered before proxying: the connection stays usable.
-        respond_error(session, ctx, ErrorResponse::new(refused)).await?;
+        respond_error(session, ctx, refused).await?;
         Ok(true)
     }
 

@@ -90,6 +90,8 @@ pub struct Route {
     pub requests: StatusCounters,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
+    /// Rate and concurrency limits.
+    pub limits: crate::limits::RouteLimits,
 }
 
 impl Route {

@@ -9,6 +9,7 @@ mod access_log;
 pub mod cache;
 mod env;
 mod error;
+pub mod limits;
 mod model;
 mod validate;
 mod validate_downstream;

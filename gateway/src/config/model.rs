@@ -5,6 +5,7 @@
 //! types on the request path; `crate::generation` compiles them first.
 
 use super::cache::{CacheStorageConfig, RouteCacheConfig};
+use super::limits::{ClusterLimitsConfig, GlobalLimitsConfig, RouteLimitsConfig};
 use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,6 +73,9 @@ pub struct GatewayConfig {
     /// The per-request access log (text on stderr by default).
     #[serde(default)]
     pub access_log: super::AccessLogSetting,
+    /// Rate limits over all routes (docs/LIMITS.md).
+    #[serde(default)]
+    pub limits: GlobalLimitsConfig,
 }
 
 /// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the
@@ -229,6 +233,11 @@ pub struct ClusterConfig {
     /// TLS toward the endpoints (plaintext when absent).
     #[serde(default)]
     pub tls: Option<UpstreamTlsConfig>,
+    /// Concurrency limit over all routes of the cluster (docs/LIMITS.md).
+    /// Not part of the cluster's runtime identity: changing it keeps the
+    /// cluster and its health state.
+    #[serde(default)]
+    pub limits: Option<ClusterLimitsConfig>,
 }
 
 /// TLS toward a cluster's endpoints. Paths are PEM files, relative to the
@@ -488,6 +497,9 @@ pub struct RouteConfig {
     /// Response caching (off when absent).
     #[serde(default)]
     pub cache: Option<RouteCacheConfig>,
+    /// Rate, window and concurrency limits (docs/LIMITS.md).
+    #[serde(default)]
+    pub limits: Option<RouteLimitsConfig>,
 }
 
 /// Request matcher; every given field must match.

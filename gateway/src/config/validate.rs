@@ -48,6 +48,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     }
     super::cache::validate_cache_storage(&gw.cache_storage).map_err(|(p, m)| err(p, m))?;
     validate_routes(gw).map_err(|(p, m)| err(p, m))?;
+    super::limits::validate_all(gw).map_err(|(p, m)| err(p, m))?;
     Ok(())
 }
 
