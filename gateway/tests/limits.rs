@@ -150,7 +150,14 @@ routes:
     .unwrap();
 
     let mut second = RawConn::connect(gw.proxy_addr()).await;
-    assert_eq!(status_of(&mut second, "/", "b").await, 503);
+    assert!(second.send(&get("/", "b")).await);
+    let refused = second
+        .response(EXCHANGE_DEADLINE)
+        .await
+        .expect("a response");
+    assert_eq!(refused.status, 503, "{}", refused.head);
+    let json: serde_json::Value = serde_json::from_slice(&refused.body).expect("JSON body");
+    assert_eq!(json["error"], "too many requests in flight", "{json}");
     assert_eq!(
         up.hits(),
         1,

@@ -99,9 +99,12 @@ fn count(counter: Option<&IntCounter>) {
     }
 }
 
+/// The `error` text of an in-flight refusal.
+pub const OVERLOADED: &str = "too many requests in flight";
+
 fn overloaded(limits: &RouteLimits) -> ErrorResponse {
     count(limits.metrics.inflight_rejections.as_ref());
-    ErrorResponse::new(503)
+    ErrorResponse::new(503).reason(OVERLOADED)
 }
 
 fn too_many(headers: RateLimitHeaders) -> ErrorResponse {
