@@ -85,6 +85,12 @@ routes:
     gw.wait_metric("gateway_ratelimit_keys", &[], 2.0, DEADLINE)
         .await
         .unwrap();
+    // A refusal is an answer, not a failure: nothing is error-logged.
+    let log = gw.log();
+    assert!(
+        !log.lines().any(|l| l.contains("ERROR")),
+        "error lines in the log:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
