@@ -279,3 +279,108 @@ routes:
     assert_eq!(status, 200, "{body}");
     assert_eq!(status_of(&mut conn, "/", "a").await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_refuses_past_max_with_its_own_policy_headers() {
+    let up = MockUpstream::start("api", Fixed::ok("ok")).await.unwrap();
+    let body = r#"
+clusters:
+  api: { endpoints: [ { address: "${upstream.api}" } ] }
+routes:
+  - name: counted
+    match: { path_prefix: / }
+    cluster: api
+    limits: { window: { key: "header:x-client", max: 2, per: 60s } }
+"#;
+    let gw = start(&Template::new(&config(body)).upstream("api", up.addr())).await;
+    let mut conn = RawConn::connect(gw.proxy_addr()).await;
+    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
+    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
+    assert!(conn.send(&get("/", "a")).await);
+    let refused = conn.response(EXCHANGE_DEADLINE).await.expect("a response");
+    assert_eq!(refused.status, 429, "{}", refused.head);
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric Retry-After: {}", refused.head));
+    // The window frees room within two windows at most.
+    assert!(
+        (1..=120).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some("\"counted/window\";q=2;w=60")
+    );
+    assert_eq!(status_of(&mut conn, "/", "b").await, 200);
+    gw.wait_metric(
+        "gateway_ratelimit_rejections_total",
+        &[("route", "counted"), ("limiter", "window")],
+        1.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_in_flight_before_a_reload_count_against_the_new_limit() {
+    let slow = Slow {
+        delay: Duration::from_secs(60),
+        then: Arc::new(Fixed::ok("late")),
+    };
+    let up = MockUpstream::start("slow", slow).await.unwrap();
+    let with = |limit: u32| {
+        config(&format!(
+            r#"
+clusters:
+  api: {{ endpoints: [ {{ address: "${{upstream.slow}}" }} ], timeouts: {{ read: 90s }} }}
+routes:
+  - {{ name: slow, match: {{ path_prefix: / }}, cluster: api, limits: {{ in_flight: {limit} }} }}
+"#
+        ))
+    };
+    let gw = start(&Template::new(&with(1)).upstream("slow", up.addr())).await;
+    let mut first = RawConn::connect(gw.proxy_addr()).await;
+    assert!(first.send(&get("/", "a")).await);
+    wait::until(
+        "the first request reached the upstream",
+        DEADLINE,
+        || async { (up.hits() == 1).then_some(()) },
+    )
+    .await
+    .unwrap();
+
+    gw.rewrite_config(&with(2)).unwrap();
+    let (status, body) = gw.reload().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The first request still holds one of the two slots.
+    let mut second = RawConn::connect(gw.proxy_addr()).await;
+    assert!(second.send(&get("/", "b")).await);
+    wait::until(
+        "the second request reached the upstream",
+        DEADLINE,
+        || async { (up.hits() == 2).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let mut third = RawConn::connect(gw.proxy_addr()).await;
+    assert_eq!(status_of(&mut third, "/", "c").await, 503);
+    gw.wait_metric(
+        "gateway_inflight_requests",
+        &[("route", "slow")],
+        2.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    drop((first, second));
+    gw.wait_metric(
+        "gateway_inflight_requests",
+        &[("route", "slow")],
+        0.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+}
