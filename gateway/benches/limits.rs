@@ -128,5 +128,62 @@ fn gcra(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, gcra);
+/// Routes whose limits always admit (rates far above one core), and one
+/// without limits: the cost `request_filter` pays per request for each kind,
+/// key building included.
+const ADMISSION_CONFIG: &str = r#"
+version: 1
+gateway:
+  listeners: [ { address: "127.0.0.1:6188" } ]
+  clusters:
+    api: { endpoints: [ { address: "127.0.0.1:3001" } ] }
+  routes:
+    - { name: none, match: { path_prefix: /none }, cluster: api }
+    - name: gcra
+      match: { path_prefix: /gcra }
+      cluster: api
+      limits: { gcra: { key: "client_ip+header:x-client+route", rate: 1000000000/s, burst: 1000 } }
+    - name: window
+      match: { path_prefix: /window }
+      cluster: api
+      limits: { window: { key: client_ip, max: 1000000000000, per: 1s } }
+    - { name: in_flight, match: { path_prefix: /in_flight }, cluster: api, limits: { in_flight: 1000 } }
+"#;
+
+fn admission(c: &mut Criterion) {
+    use gateway::config::{parse, ConfigSource, LoadedConfig};
+    use gateway::generation::Generation;
+    use gateway::limits::{admission::admit, KeyInput, Permits};
+
+    let config = parse(ADMISSION_CONFIG, "bench.yaml", &|_| None).expect("bench config");
+    let loaded = LoadedConfig {
+        config,
+        source: ConfigSource::File("bench.yaml".into()),
+    };
+    let generation = Generation::build(loaded, None, 1).expect("bench generation");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-client", http::HeaderValue::from_static("client-42"));
+    let mut group = c.benchmark_group("admission");
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for route in generation.routes.iter() {
+        let input = KeyInput {
+            client_ip: Some(std::net::Ipv4Addr::new(10, 1, 2, 3).into()),
+            identity: None,
+            headers: &headers,
+            route: &route.name,
+        };
+        group.bench_function(route.name.as_str(), |b| {
+            b.iter(|| {
+                let mut permits = Permits::default();
+                let admitted = admit(&route.limits, black_box(&input), &mut permits).is_ok();
+                assert!(admitted);
+                permits
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gcra, admission);
 criterion_main!(benches);

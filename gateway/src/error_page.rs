@@ -52,7 +52,16 @@ pub fn reason(status: u16) -> &'static str {
 
 /// Renders the error body: the page's template, or the default JSON.
 pub fn render(page: Option<&ErrorPage>, status: u16, request_id: &str) -> ErrorBody {
-    let error = reason(status);
+    render_with_reason(page, status, reason(status), request_id)
+}
+
+/// [`render`] with an `error` text other than the status's usual one.
+pub fn render_with_reason(
+    page: Option<&ErrorPage>,
+    status: u16,
+    error: &str,
+    request_id: &str,
+) -> ErrorBody {
     match page {
         Some(p) => ErrorBody {
             content_type: p.content_type.clone(),

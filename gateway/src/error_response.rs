@@ -21,6 +21,7 @@ pub struct ErrorResponse {
     status: u16,
     headers: Vec<(HeaderName, HeaderValue)>,
     keep_alive: bool,
+    reason: Option<&'static str>,
 }
 
 impl ErrorResponse {
@@ -31,7 +32,15 @@ impl ErrorResponse {
             status,
             headers: Vec::new(),
             keep_alive: true,
+            reason: None,
         }
+    }
+
+    /// Replaces the status's usual `error` text (and gRPC message), e.g. a
+    /// 503 that is an overload rather than an upstream outage.
+    pub fn reason(mut self, text: &'static str) -> Self {
+        self.reason = Some(text);
+        self
     }
 
     /// Adds a header (`Retry-After`, `WWW-Authenticate`, ...).
@@ -85,11 +94,15 @@ impl ErrorResponse {
                 let mut head = ResponseHeader::build(200, Some(4 + self.headers.len()))?;
                 head.insert_header(CONTENT_TYPE, "application/grpc")?;
                 head.insert_header("grpc-status", grpc_status(self.status).to_string())?;
-                head.insert_header("grpc-message", grpc_message(self.status))?;
+                let message = self.reason.unwrap_or_else(|| grpc_message(self.status));
+                head.insert_header("grpc-message", message)?;
                 (head, None)
             }
             ErrorForm::Http => {
-                let rendered = error_page::render(page, self.status, request_id);
+                let error = self
+                    .reason
+                    .unwrap_or_else(|| error_page::reason(self.status));
+                let rendered = error_page::render_with_reason(page, self.status, error, request_id);
                 let mut head = ResponseHeader::build(self.status, Some(4 + self.headers.len()))?;
                 head.insert_header(CONTENT_TYPE, rendered.content_type)?;
                 head.insert_header(CONTENT_LENGTH, rendered.body.len().to_string())?;
@@ -203,6 +216,17 @@ mod tests {
             .render(ErrorForm::Grpc, None, "id-1")
             .unwrap();
         assert_eq!(head.headers["grpc-status"], "14");
+    }
+
+    #[test]
+    fn a_reason_replaces_the_status_text_in_both_forms() {
+        let overloaded = ErrorResponse::new(503).reason("too many requests in flight");
+        let (head, _) = overloaded.render(ErrorForm::Grpc, None, "id").unwrap();
+        assert_eq!(head.headers["grpc-message"], "too many requests in flight");
+        let (_, body) = overloaded.render(ErrorForm::Http, None, "id").unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body.unwrap()).unwrap();
+        assert_eq!(body["error"], "too many requests in flight");
+        assert_eq!(body["status"], 503);
     }
 
     #[test]

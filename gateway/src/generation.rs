@@ -30,6 +30,8 @@ pub struct Generation {
     pub tls: Arc<crate::downstream_tls::DownstreamTls>,
     /// Trusted proxies and global IP rules.
     pub client: crate::client::ClientPolicy,
+    /// Global and cluster limits (their state carries over reloads).
+    pub limits: crate::limits::GenerationLimits,
 }
 
 impl Generation {
@@ -48,6 +50,8 @@ impl Generation {
             // With the TLS files' contents, so replaced files rebuild the cluster.
             let mut cfg = cfg.clone();
             load_tls_files(name, &mut cfg, &loaded.source)?;
+            // Limits are compiled apart: changing them keeps the cluster.
+            cfg.limits = None;
             let reused = previous
                 .and_then(|p| p.clusters.get(name))
                 .filter(|c| c.config == cfg)
@@ -59,6 +63,7 @@ impl Generation {
             &gw.listeners,
             &loaded.source,
         )?);
+        let limits = crate::limits::GenerationLimits::new(gw, previous.map(|p| &p.limits));
         let mut routes = Vec::with_capacity(gw.routes.len());
         for (i, rc) in gw.routes.iter().enumerate() {
             let name = rc.name.clone().unwrap_or_else(|| format!("route{i}"));
@@ -96,8 +101,10 @@ impl Generation {
                 i,
                 &file,
             )?);
+            let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.name == name));
             routes.push(Route {
                 guard,
+                limits: limits.route(&name, rc, previous_route.map(|r| &r.limits)),
                 cache,
                 auth,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
@@ -133,6 +140,7 @@ impl Generation {
             downstream,
             tls,
             client,
+            limits,
         })
     }
 

@@ -80,6 +80,8 @@ pub struct RequestCtx {
     pub identity: Option<String>,
     /// The client certificate's names (HTTPS listeners with `client_auth`).
     pub client_cert: Option<Arc<crate::downstream_tls::ClientIdentity>>,
+    /// In-flight slots held until the request ends (released on drop).
+    permits: crate::limits::Permits,
 }
 
 impl RequestCtx {
@@ -90,6 +92,25 @@ impl RequestCtx {
 
     fn route_cache(&self) -> Option<&Arc<crate::cache::RouteCache>> {
         self.route_and_cluster()?.0.cache.as_ref()
+    }
+
+    /// Charges the route's limits (see `limits::admission`); background
+    /// cache revalidations are not client requests and are not charged.
+    fn admit(&mut self, session: &Session) -> Result<(), ErrorResponse> {
+        let (Some(generation), Some(index)) = (&self.generation, self.route) else {
+            return Ok(());
+        };
+        if crate::cache::is_background(session) {
+            return Ok(());
+        }
+        let route = generation.routes.get(index);
+        let input = crate::limits::KeyInput {
+            client_ip: self.client_ip,
+            identity: self.identity.as_deref(),
+            headers: &session.req_header().headers,
+            route: &route.name,
+        };
+        crate::limits::admission::admit(&route.limits, &input, &mut self.permits)
     }
 
     fn route_name(&self) -> &str {
@@ -195,6 +216,7 @@ impl ProxyHttp for GatewayProxy {
             body: crate::request_guard::BodyGuard::default(),
             identity: None,
             client_cert: None,
+            permits: crate::limits::Permits::default(),
         }
     }
 
@@ -260,15 +282,20 @@ impl ProxyHttp for GatewayProxy {
             .route_and_cluster()
             .and_then(|(route, _)| route.tls.refusal(client_cert));
         let refused = match (ctx.rejection, ctx.route, cert_refusal) {
-            (Some(status), _, _) => status,
-            (None, None, _) => 404,
-            (None, Some(_), Some(status)) => status,
+            (Some(status), _, _) => ErrorResponse::new(status),
+            (None, None, _) => ErrorResponse::new(404),
+            (None, Some(_), Some(status)) => ErrorResponse::new(status),
             (None, Some(_), None) => {
+                // Cheapest first; auth before limits, whose keys may use
+                // the identity; body inspection last.
                 if let Err(refusal) = authenticate(session, ctx).await {
                     respond_error(session, ctx, refusal).await?;
                     return Ok(true);
                 }
-                // Body inspection last: it is the most expensive check.
+                if let Err(refusal) = ctx.admit(session) {
+                    respond_error(session, ctx, refusal).await?;
+                    return Ok(true);
+                }
                 let guard = ctx.route_and_cluster().map(|(r, _)| r.guard.clone());
                 let refused = match guard {
                     Some(guard) => {
@@ -291,7 +318,7 @@ impl ProxyHttp for GatewayProxy {
             }
         };
         // Answered before proxying: the connection stays usable.
-        respond_error(session, ctx, ErrorResponse::new(refused)).await?;
+        respond_error(session, ctx, refused).await?;
         Ok(true)
     }
 

@@ -96,6 +96,8 @@ pub struct Route {
     pub auth: Option<Arc<crate::security::auth::RouteAuth>>,
     /// IP rules, size limits and body rules.
     pub guard: Arc<crate::request_guard::RouteGuard>,
+    /// Rate and concurrency limits.
+    pub limits: crate::limits::RouteLimits,
 }
 
 impl Route {

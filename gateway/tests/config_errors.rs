@@ -660,3 +660,77 @@ fn bad_client_and_request_guard_settings_name_their_key_path() {
     );
     parse(&ok, "good.yaml", &env).unwrap();
 }
+
+#[test]
+fn bad_limits_name_their_key_path() {
+    let route = "- { match: { path_prefix: / }, cluster: api }";
+    let route_cases = [
+        (
+            "limits: { gcra: { key: client_ip, rate: 10/s, burst: 0 } }",
+            "bad.yaml: gateway.routes[0].limits.gcra.burst: expected at least 1",
+        ),
+        (
+            "limits: { gcra: { key: client_ip, rate: 0/s, burst: 5 } }",
+            "bad.yaml: gateway.routes[0].limits.gcra.rate: `0/s` allows nothing",
+        ),
+        (
+            "limits: { gcra: { key: client_ip+cookie:sid, rate: 10/s, burst: 5 } }",
+            "bad.yaml: gateway.routes[0].limits.gcra.key: `cookie:sid` is not a limit key part; expected `client_ip`, `api_key`, `route` or `header:NAME`, joined by `+`",
+        ),
+        (
+            "limits: { gcra: { key: \"header:x client\", rate: 10/s, burst: 5 } }",
+            "bad.yaml: gateway.routes[0].limits.gcra.key: `x client` is not a valid header name",
+        ),
+        (
+            "limits: { gcra: { key: client_ip, rate: 1/h, burst: 18446744073709551615 } }",
+            "bad.yaml: gateway.routes[0].limits.gcra.burst: burst times the emission interval overflows",
+        ),
+        (
+            "limits: { window: { key: route, max: 0, per: 1s } }",
+            "bad.yaml: gateway.routes[0].limits.window.max: expected at least 1 request per window",
+        ),
+        (
+            "limits: { window: { key: route, max: 10, per: 10ms } }",
+            "bad.yaml: gateway.routes[0].limits.window.per: expected a window from 1s to 24h",
+        ),
+        (
+            "limits: { in_flight: 0 }",
+            "bad.yaml: gateway.routes[0].limits.in_flight: expected at least 1 (leave it out for no limit)",
+        ),
+        ("limits: { inflight: 3 }", "gateway.routes[0].limits"),
+    ];
+    for (limits, expected) in route_cases {
+        let with_limits = format!("- {{ match: {{ path_prefix: / }}, cluster: api, {limits} }}");
+        let message = error_for(&variant(route, &with_limits));
+        assert!(message.contains(expected), "{limits}: {message}");
+    }
+    let global = variant(
+        "  clusters:",
+        "  limits: { gcra: { key: api_key+nobody, rate: 1000/s, burst: 2000 } }\n  clusters:",
+    );
+    let message = error_for(&global);
+    assert!(
+        message.contains("bad.yaml: gateway.limits.gcra.key: `nobody` is not a limit key part"),
+        "{message}"
+    );
+    let cluster = variant("api: {", "api: { limits: { in_flight: 0 },");
+    let message = error_for(&cluster);
+    assert!(
+        message.contains("bad.yaml: gateway.clusters.api.limits.in_flight: expected at least 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_limit_key_is_accepted() {
+    let yaml = variant(
+        "- { match: { path_prefix: / }, cluster: api }",
+        "- { match: { path_prefix: / }, cluster: api, limits: { gcra: { key: \"client_ip+header:X-Tenant+api_key+route\", rate: 1000/m, burst: 20 }, window: { key: \"header:x-tenant\", max: 100, per: 1s }, in_flight: 100 } }",
+    )
+    .replace(
+        "  clusters:",
+        "  limits: { gcra: { key: client_ip, rate: 1000/s, burst: 2000 } }\n  clusters:",
+    )
+    .replace("api: {", "api: { limits: { in_flight: 200 },");
+    parse(&yaml, "good.yaml", &env).unwrap();
+}

@@ -113,10 +113,23 @@ fn cluster() -> impl Strategy<Value = Value> {
         ]),
         mostly(Just("http1"), prop_oneof![Just("h2c"), Just("h2")]),
         proptest::bool::weighted(0.1),
-        (0usize..4, prop_oneof![Just("connect_failure"), Just("503")]),
+        (
+            0usize..4,
+            prop_oneof![Just("connect_failure"), Just("503")],
+            proptest::option::of(prop_oneof![8 => 1u32..=10, 1 => Just(0u32)]),
+        ),
     )
         .prop_map(
-            |(endpoints, backup, balance, sticky, check, protocol, tls, (attempts, on))| {
+            |(
+                endpoints,
+                backup,
+                balance,
+                sticky,
+                check,
+                protocol,
+                tls,
+                (attempts, on, in_flight),
+            )| {
                 let mut c = json!({
                     "endpoints": endpoints,
                     "backup": backup,
@@ -132,6 +145,9 @@ fn cluster() -> impl Strategy<Value = Value> {
                 }
                 if tls {
                     c["tls"] = json!({ "verify": false });
+                }
+                if let Some(n) = in_flight {
+                    c["limits"] = json!({ "in_flight": n });
                 }
                 c
             },
@@ -191,6 +207,53 @@ fn guard() -> impl Strategy<Value = Value> {
         )
 }
 
+fn limit_key() -> impl Strategy<Value = String> {
+    mostly(
+        prop_oneof![
+            Just("client_ip".to_string()),
+            Just("client_ip+route".to_string()),
+            Just("header:x-client+api_key".to_string()),
+        ],
+        tricky_string(),
+    )
+}
+
+/// A route's `limits`, with good and edge values per key.
+fn limits() -> impl Strategy<Value = Value> {
+    (
+        proptest::option::of((
+            limit_key(),
+            mostly(
+                prop_oneof![Just("10/s"), Just("600/min"), Just("1/h")],
+                prop_oneof![Just("0/s"), Just("1/d"), Just("ten")],
+            ),
+            prop_oneof![8 => 1u64..=50, 1 => Just(0u64), 1 => Just(u64::MAX)],
+        )),
+        proptest::option::of((
+            limit_key(),
+            prop_oneof![8 => 1u64..=100, 1 => Just(0u64)],
+            mostly(
+                prop_oneof![Just("1s"), Just("1m")],
+                prop_oneof![Just("0s"), Just("10ms"), Just("2days")],
+            ),
+        )),
+        proptest::option::of(prop_oneof![8 => 1u32..=10, 1 => Just(0u32)]),
+    )
+        .prop_map(|(gcra, window, in_flight)| {
+            let mut l = json!({});
+            if let Some((key, rate, burst)) = gcra {
+                l["gcra"] = json!({ "key": key, "rate": rate, "burst": burst });
+            }
+            if let Some((key, max, per)) = window {
+                l["window"] = json!({ "key": key, "max": max, "per": per });
+            }
+            if let Some(n) = in_flight {
+                l["in_flight"] = json!(n);
+            }
+            l
+        })
+}
+
 fn route(clusters: usize) -> impl Strategy<Value = Value> {
     (
         0..clusters,
@@ -236,6 +299,7 @@ fn route(clusters: usize) -> impl Strategy<Value = Value> {
             tricky_string(),
         )),
         proptest::option::of(guard()),
+        proptest::option::of(limits()),
     )
         .prop_map(
             |(
@@ -248,6 +312,7 @@ fn route(clusters: usize) -> impl Strategy<Value = Value> {
                 header_set,
                 content_type,
                 guard,
+                limits,
             )| {
                 let mut matcher = json!({});
                 if let Some(host) = host {
@@ -276,6 +341,9 @@ fn route(clusters: usize) -> impl Strategy<Value = Value> {
                     for (k, v) in guard {
                         r[k] = v;
                     }
+                }
+                if let Some(limits) = limits {
+                    r["limits"] = limits;
                 }
                 r
             },
@@ -349,6 +417,17 @@ fn serve(generation: &Generation, host: &str, path: &str, query: Option<&str>, m
     route.request_headers.apply(&mut upstream);
     for client in ["10.1.2.3", "::1", "::ffff:192.0.2.7"] {
         let _ = route.guard.check_head(client.parse().ok(), &upstream);
+    }
+    let input = gateway::limits::KeyInput {
+        client_ip: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        identity: None,
+        headers: &upstream.headers,
+        route: &route.name,
+    };
+    let mut permits = gateway::limits::Permits::default();
+    // Admitted or refused, never a panic; a refusal is a 429 or a 503.
+    if let Err(refusal) = gateway::limits::admission::admit(&route.limits, &input, &mut permits) {
+        assert!(matches!(refusal.status(), 429 | 503), "{refusal:?}");
     }
     let body = error_page::render(route.error_page.as_ref(), 502, "id");
     assert!(

@@ -41,6 +41,9 @@ pub struct TrafficSpec {
     pub timeout: Duration,
     /// HTTPS settings (for an `https://` base).
     pub tls: Option<ClientTls>,
+    /// Paced sending: request `i` starts `i / rate` seconds after the
+    /// first, whatever the concurrency (at once when `None`).
+    pub rate: Option<f64>,
 }
 
 /// How the client verifies the server and, for mutual TLS, identifies
@@ -73,7 +76,14 @@ impl TrafficSpec {
             keepalive: false,
             timeout: Duration::from_secs(10),
             tls: None,
+            rate: None,
         }
+    }
+
+    /// When request `i` is due, for paced sending.
+    fn due(&self, started: Instant, i: usize) -> Option<Instant> {
+        let rate = self.rate.filter(|r| *r > 0.0)?;
+        started.checked_add(Duration::from_secs_f64(i as f64 / rate))
     }
 
     fn client(&self) -> Result<reqwest::Client, String> {
@@ -243,6 +253,10 @@ impl Record {
 pub struct Summary {
     /// Every request, in completion order.
     pub records: Vec<Record>,
+    /// Time from sending the first request to the end of the last
+    /// exchange, as the driver measured it: every request reached the
+    /// server within this span.
+    pub elapsed: Duration,
 }
 
 impl Summary {
@@ -330,8 +344,9 @@ impl Summary {
             format!("; errors: {}", errors.join(" | "))
         };
         format!(
-            "{} sent, statuses {:?}, failures {:?}, served by {:?}{errors}",
+            "{} sent in {:.2}s, statuses {:?}, failures {:?}, served by {:?}{errors}",
             self.sent(),
+            self.elapsed.as_secs_f64(),
             self.statuses(),
             self.failures(),
             self.served_by()
@@ -478,7 +493,8 @@ async fn run_until(
 ) -> Result<Summary, String> {
     let client = spec.client()?;
     let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now().checked_add(max_time);
+    let started = Instant::now();
+    let deadline = started.checked_add(max_time);
     let mut workers = Vec::new();
     for _ in 0..spec.concurrency.max(1) {
         let (client, spec, next, stop, progress) = (
@@ -490,10 +506,21 @@ async fn run_until(
         );
         workers.push(tokio::spawn(async move {
             let mut records = Vec::new();
-            while !stop.load(SeqCst)
-                && next.fetch_add(1, SeqCst) < spec.requests
-                && deadline.is_none_or(|d| Instant::now() < d)
-            {
+            let past_deadline = |t: Instant| deadline.is_some_and(|d| t >= d);
+            while !stop.load(SeqCst) && !past_deadline(Instant::now()) {
+                let i = next.fetch_add(1, SeqCst);
+                if i >= spec.requests {
+                    break;
+                }
+                if let Some(due) = spec.due(started, i) {
+                    if past_deadline(due) {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                    if stop.load(SeqCst) {
+                        break;
+                    }
+                }
                 records.push(one(&client, &spec).await);
                 progress.fetch_add(1, SeqCst);
             }
@@ -506,6 +533,7 @@ async fn run_until(
             .records
             .extend(w.await.map_err(|e| format!("traffic worker failed: {e}"))?);
     }
+    summary.elapsed = started.elapsed();
     Ok(summary)
 }
 

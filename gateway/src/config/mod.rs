@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cache;
 mod env;
 mod error;
+pub mod limits;
 mod model;
 pub mod security;
 pub mod tls;

@@ -5,6 +5,7 @@
 //! types on the request path; `crate::generation` compiles them first.
 
 use super::cache::{CacheStorageConfig, RouteCacheConfig};
+use super::limits::{ClusterLimitsConfig, GlobalLimitsConfig, RouteLimitsConfig};
 use super::security::{BodyRulesConfig, IpRulesConfig};
 use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,9 @@ pub struct GatewayConfig {
     /// Client networks admitted or refused on every route.
     #[serde(default)]
     pub ip: Option<IpRulesConfig>,
+    /// Rate limits over all routes (docs/LIMITS.md).
+    #[serde(default)]
+    pub limits: GlobalLimitsConfig,
 }
 
 /// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the
@@ -249,6 +253,11 @@ pub struct ClusterConfig {
     /// TLS toward the endpoints (plaintext when absent).
     #[serde(default)]
     pub tls: Option<UpstreamTlsConfig>,
+    /// Concurrency limit over all routes of the cluster (docs/LIMITS.md).
+    /// Not part of the cluster's runtime identity: changing it keeps the
+    /// cluster and its health state.
+    #[serde(default)]
+    pub limits: Option<ClusterLimitsConfig>,
 }
 
 /// TLS toward a cluster's endpoints. Paths are PEM files, relative to the
@@ -538,6 +547,9 @@ pub struct RouteConfig {
     /// Patterns refused in the first bytes of the request body.
     #[serde(default)]
     pub body_rules: Option<BodyRulesConfig>,
+    /// Rate, window and concurrency limits (docs/LIMITS.md).
+    #[serde(default)]
+    pub limits: Option<RouteLimitsConfig>,
 }
 
 /// Request matcher; every given field must match.

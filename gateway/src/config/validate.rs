@@ -50,6 +50,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     super::security::validate_gateway_security(gw).map_err(|(p, m)| err(p, m))?;
     validate_routes(gw).map_err(|(p, m)| err(p, m))?;
     super::validate_tls::validate_tls(gw).map_err(|(p, m)| err(p, m))?;
+    super::limits::validate_all(gw).map_err(|(p, m)| err(p, m))?;
     Ok(())
 }
 

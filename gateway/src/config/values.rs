@@ -31,7 +31,9 @@ impl<T: HumanValue> Visitor<'_> for HumanVisitor<T> {
     }
 }
 
-fn deserialize_human<'de, D: Deserializer<'de>, T: HumanValue>(d: D) -> Result<T, D::Error> {
+pub(super) fn deserialize_human<'de, D: Deserializer<'de>, T: HumanValue>(
+    d: D,
+) -> Result<T, D::Error> {
     d.deserialize_str(HumanVisitor::<T>(PhantomData))
 }
 
@@ -49,6 +51,7 @@ macro_rules! human_serde {
         }
     };
 }
+pub(super) use human_serde;
 
 /// A duration written as `500ms`, `2s`, `1m` or `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -46,6 +46,24 @@ pub fn rate_limit_headers(
     }
 }
 
+/// Header values for a refused sliding-window request: the quota is `max`
+/// per `per` seconds, nothing remains, and the window frees capacity after
+/// `retry_after`.
+pub fn window_headers(
+    name: &str,
+    max: u64,
+    per: Duration,
+    retry_after: Duration,
+) -> RateLimitHeaders {
+    let name = sf_string(name);
+    let wait = ceil_secs(retry_after).max(1);
+    RateLimitHeaders {
+        retry_after: Some(wait.to_string()),
+        policy: format!("{name};q={max};w={}", ceil_secs(per).max(1)),
+        ratelimit: format!("{name};r=0;t={wait}"),
+    }
+}
+
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -84,6 +102,19 @@ mod tests {
         assert_eq!(h.retry_after, None);
         assert_eq!(h.policy, "\"per-client\";q=20;w=2");
         assert_eq!(h.ratelimit, "\"per-client\";r=19;t=1");
+    }
+
+    #[test]
+    fn window_refusal_states_quota_window_and_wait() {
+        let h = window_headers(
+            "w",
+            100,
+            Duration::from_secs(60),
+            Duration::from_millis(1500),
+        );
+        assert_eq!(h.retry_after.as_deref(), Some("2"));
+        assert_eq!(h.policy, "\"w\";q=100;w=60");
+        assert_eq!(h.ratelimit, "\"w\";r=0;t=2");
     }
 
     #[test]

@@ -57,6 +57,27 @@ pub fn problems(
             ));
         }
     }
+    if let Some(bound) = &expect.successes_at_most {
+        let max = bound.limit(summary.elapsed);
+        if successes > max {
+            out.push(format!(
+                "complete 2xx responses: expected at most {max} (in {:.3}s), got {successes}",
+                summary.elapsed.as_secs_f64()
+            ));
+        }
+    }
+    for (status, names) in &expect.status_headers {
+        for name in names {
+            let lacking = summary
+                .records
+                .iter()
+                .filter(|r| r.status == Some(*status) && r.header(name).is_none())
+                .count();
+            if lacking > 0 {
+                out.push(format!("{lacking} {status} responses lack `{name}`"));
+            }
+        }
+    }
     let served = summary.served_by();
     for (name, want) in &expect.served_by {
         let got = served.get(name).copied().unwrap_or(0);
@@ -241,6 +262,7 @@ mod tests {
         let bodies = BTreeMap::from([("liar".to_string(), Some(b"short-body".to_vec()))]);
         let clean = Summary {
             records: vec![broken("short"), broken("")],
+            ..Summary::default()
         };
         assert_eq!(
             problems(&expect, &clean, &BTreeMap::new(), &bodies),
@@ -248,6 +270,7 @@ mod tests {
         );
         let appended = Summary {
             records: vec![broken("short-body{\"error\":1}"), broken("short")],
+            ..Summary::default()
         };
         let found = problems(&expect, &appended, &BTreeMap::new(), &bodies);
         assert_eq!(found.len(), 1, "{found:?}");
@@ -275,6 +298,52 @@ mod tests {
         }
     }
 
+    fn with_status(status: u16, headers: &[&str]) -> Record {
+        Record {
+            status: Some(status),
+            headers: headers
+                .iter()
+                .map(|h| (h.to_string(), "1".to_string()))
+                .collect(),
+            ..ok_with(None)
+        }
+    }
+
+    #[test]
+    fn a_rate_bound_grows_with_the_measured_time() {
+        let expect: Expect =
+            serde_yaml::from_str("successes_at_most: { rate: 10/s, burst: 5 }").unwrap();
+        let mut summary = Summary {
+            records: (0..20).map(|_| with_status(200, &[])).collect(),
+            elapsed: Duration::from_millis(1500),
+        };
+        let (hits, bodies) = (BTreeMap::new(), BTreeMap::new());
+        // 5 + ⌊10 · 1.5⌋ = 20.
+        assert!(problems(&expect, &summary, &hits, &bodies).is_empty());
+        summary.elapsed = Duration::from_millis(1450);
+        let found = problems(&expect, &summary, &hits, &bodies);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("at most 19"), "{found:?}");
+        let count: Expect = serde_yaml::from_str("successes_at_most: 19").unwrap();
+        assert_eq!(problems(&count, &summary, &hits, &bodies).len(), 1);
+    }
+
+    #[test]
+    fn every_response_of_a_listed_status_needs_each_header() {
+        let expect: Expect =
+            serde_yaml::from_str("status_headers: { 429: [retry-after, ratelimit] }").unwrap();
+        let summary = Summary {
+            records: vec![
+                with_status(429, &["retry-after", "ratelimit"]),
+                with_status(429, &["retry-after"]),
+                with_status(200, &[]),
+            ],
+            ..Summary::default()
+        };
+        let found = problems(&expect, &summary, &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(found, vec!["1 429 responses lack `ratelimit`".to_string()]);
+    }
+
     #[test]
     fn header_counts_are_exact_and_count_absent_values() {
         let summary = Summary {
@@ -283,6 +352,7 @@ mod tests {
                 ok_with(Some("gateway; hit")),
                 ok_with(None),
             ],
+            ..Summary::default()
         };
         let expect = |counts: &[(&str, usize)]| Expect {
             header_counts: BTreeMap::from([(

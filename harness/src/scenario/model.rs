@@ -275,9 +275,79 @@ pub struct TrafficStep {
     /// HTTPS to the listener, verified with the test CA.
     #[serde(default)]
     pub tls: Option<ClientTlsSpec>,
+    /// Paced sending (`30/s`): request `i` starts `i / rate` after the first.
+    #[serde(default)]
+    pub rate: Option<RequestRate>,
     /// What must hold afterwards (`traffic` only).
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// A request rate written `30/s`, `600/min` or `3600/h`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestRate {
+    /// Requests per second.
+    pub per_second: f64,
+}
+
+impl fmt::Display for RequestRate {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}/s", self.per_second)
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || de::Error::custom(format!("`{s}` is not a rate such as `30/s` or `600/min`"));
+        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: f64 = count.trim().parse().map_err(|_| bad())?;
+        let seconds = match unit.trim() {
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        if !(count.is_finite() && count > 0.0) {
+            return Err(bad());
+        }
+        Ok(RequestRate {
+            per_second: count / seconds,
+        })
+    }
+}
+
+/// An upper bound on successes: a count, or a rate limit's bound over the
+/// batch's measured time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SuccessBound {
+    /// At most this many.
+    Count(usize),
+    /// At most `burst + ⌊rate · t⌋`.
+    Rate(RateBound),
+}
+
+/// `{ rate, burst }` of [`SuccessBound::Rate`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBound {
+    /// The limit's sustained rate.
+    pub rate: RequestRate,
+    /// The limit's burst.
+    pub burst: usize,
+}
+
+impl SuccessBound {
+    /// The bound for a batch that took `elapsed`.
+    pub fn limit(&self, elapsed: Duration) -> usize {
+        match self {
+            SuccessBound::Count(n) => *n,
+            SuccessBound::Rate(b) => {
+                b.burst + (b.rate.per_second * elapsed.as_secs_f64()).floor() as usize
+            }
+        }
+    }
 }
 
 /// Stop background load.
@@ -342,6 +412,15 @@ pub struct Expect {
     /// At least this many complete 2xx responses.
     #[serde(default)]
     pub successes_at_least: Option<usize>,
+    /// At most this many complete 2xx responses: a number, or
+    /// `{ rate, burst }` for `burst + ⌊rate · t⌋`, `t` being the batch's
+    /// elapsed time as the driver measured it (a GCRA limit's bound).
+    #[serde(default)]
+    pub successes_at_most: Option<SuccessBound>,
+    /// Every complete response with one of these statuses carries each of
+    /// the listed headers (`{ 429: [retry-after, ratelimit] }`).
+    #[serde(default)]
+    pub status_headers: BTreeMap<u16, Vec<String>>,
     /// Complete 2xx responses by `x-upstream`, exactly, for each listed name.
     #[serde(default)]
     pub served_by: BTreeMap<String, usize>,
@@ -427,6 +506,10 @@ pub struct AssertUpstreamStep {
     /// behaviour that reads bodies: `echo`).
     #[serde(default)]
     pub complete_bodies: Option<u64>,
+    /// The most requests it was answering at once (from the request head
+    /// to the response head), exactly.
+    #[serde(default)]
+    pub peak_in_flight: Option<u64>,
 }
 
 /// Listener state of a mock.

@@ -394,6 +394,7 @@ impl Runner {
             http2: t.http2,
             keepalive: t.keepalive,
             timeout: t.timeout,
+            rate: t.rate.map(|r| r.per_second),
         })
     }
 

@@ -53,6 +53,7 @@ pub async fn dispatch(
     }
     ctx.count_hit();
     let behaviour = ctx.behaviour();
+    let _in_flight = ctx.enter();
     Ok(behaviour.respond(req, &ctx).await)
 }
 

@@ -57,6 +57,8 @@ pub struct MockContext {
     health_checks: AtomicU64,
     health_status: AtomicU16,
     behaviour: RwLock<Arc<dyn Behaviour>>,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
 }
 
 impl MockContext {
@@ -71,11 +73,28 @@ impl MockContext {
         self.complete_bodies.fetch_add(1, SeqCst);
     }
 
+    /// Counts a request as being answered until the returned guard drops
+    /// (the response head is ready, or the client went away).
+    pub fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, SeqCst);
+        InFlight(self)
+    }
+
     fn behaviour(&self) -> Arc<dyn Behaviour> {
         self.behaviour
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// One request being answered (see [`MockContext::enter`]).
+pub struct InFlight<'a>(&'a MockContext);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, SeqCst);
     }
 }
 
@@ -139,6 +158,8 @@ impl MockUpstream {
             health_checks: AtomicU64::new(0),
             health_status: AtomicU16::new(200),
             behaviour: RwLock::new(behaviour),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
         });
         let running = spawn_server(listener, ctx.clone());
         Ok(MockUpstream {
@@ -169,7 +190,18 @@ impl MockUpstream {
         self.ctx.complete_bodies.load(SeqCst)
     }
 
-    /// HTTP health-check requests received.
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> u64 {
+        self.ctx.in_flight.load(SeqCst)
+    }
+
+    /// The most requests it was answering at once so far (HTTP behaviours
+    /// through the default connection loop).
+    pub fn peak_in_flight(&self) -> u64 {
+        self.ctx.peak_in_flight.load(SeqCst)
+    }
+
+    /// Health checks answered so far.
     pub fn health_checks(&self) -> u64 {
         self.ctx.health_checks.load(SeqCst)
     }

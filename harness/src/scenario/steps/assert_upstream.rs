@@ -15,6 +15,9 @@ impl StepKind for AssertUpstreamStep {
         if let Some(b) = self.complete_bodies {
             what.push(format!("complete_bodies == {b}"));
         }
+        if let Some(p) = self.peak_in_flight {
+            what.push(format!("peak in flight == {p}"));
+        }
         format!("assert_upstream {}: {}", self.name, what.join(", "))
     }
 
@@ -22,10 +25,10 @@ impl StepKind for AssertUpstreamStep {
         let Some(upstream) = scenario.upstreams.get(&self.name) else {
             return Err(("name".into(), format!("unknown upstream `{}`", self.name)));
         };
-        if self.hits.is_none() && self.complete_bodies.is_none() {
+        if self.hits.is_none() && self.complete_bodies.is_none() && self.peak_in_flight.is_none() {
             return Err((
                 String::new(),
-                "nothing to check; give `hits` or `complete_bodies`".into(),
+                "nothing to check; give `hits`, `complete_bodies` or `peak_in_flight`".into(),
             ));
         }
         if self.complete_bodies.is_some() && upstream.behaviour != BehaviourKind::Echo {
@@ -45,20 +48,32 @@ impl StepKind for AssertUpstreamStep {
             .mocks
             .get(&self.name)
             .ok_or_else(|| format!("unknown upstream `{}`", self.name))?;
-        let hits = mock.hits();
+        let (hits, peak, bodies) = (mock.hits(), mock.peak_in_flight(), mock.complete_bodies());
+        let mut problems = Vec::new();
         if let Some(want) = self.hits.filter(|w| *w != hits) {
-            return Err(format!(
+            problems.push(format!(
                 "upstream {} served {hits} requests, expected {want}",
                 self.name
             ));
         }
-        let bodies = mock.complete_bodies();
+        if let Some(want) = self.peak_in_flight.filter(|w| *w != peak) {
+            problems.push(format!(
+                "upstream {} answered at most {peak} requests at once, expected {want}",
+                self.name
+            ));
+        }
         if let Some(want) = self.complete_bodies.filter(|w| *w != bodies) {
-            return Err(format!(
+            problems.push(format!(
                 "upstream {} received {bodies} complete request bodies, expected {want}",
                 self.name
             ));
         }
-        Ok(format!("{hits} hits, {bodies} complete bodies"))
+        if problems.is_empty() {
+            Ok(format!(
+                "{hits} hits, peak in flight {peak}, {bodies} complete bodies"
+            ))
+        } else {
+            Err(problems.join("\n"))
+        }
     }
 }

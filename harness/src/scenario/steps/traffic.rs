@@ -13,8 +13,9 @@ const BACKGROUND_CAP: usize = 100_000;
 #[async_trait]
 impl StepKind for TrafficStep {
     fn describe(&self) -> String {
+        let pace = self.rate.map(|r| format!(", {r}")).unwrap_or_default();
         format!(
-            "traffic {} x {} {} (concurrency {})",
+            "traffic {} x {} {} (concurrency {}{pace})",
             self.requests.unwrap_or(0),
             self.method,
             self.path,
