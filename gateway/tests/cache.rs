@@ -404,3 +404,47 @@ async fn storage_stays_within_max_bytes_by_evicting() {
     // over 16 shards even the newest one can be the one evicted.)
     assert!(gw.metric("gateway_cache_bytes", &[]).await >= 10.0 * 1024.0);
 }
+
+/// The cache store is process-wide: a reload keeps what is stored, and a
+/// changed `cache_storage` is reported as needing a restart, not applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_keeps_stored_entries_and_cache_storage_needs_a_restart() {
+    let origin = MockUpstream::start("origin", Cacheable::new("max-age=60"))
+        .await
+        .unwrap();
+    let gw = gateway_for(&origin, "{}").await;
+    assert_eq!(get(&gw, "/c/kept", &[]).await.body, "version 1");
+
+    // Same routes, plus a plain route: the cached entry survives.
+    let more_routes = cache_config("{}").replace(
+        "    - { name: plain,",
+        "    - { name: other, match: { path_prefix: /other }, cluster: origin }\n    - { name: plain,",
+    );
+    gw.rewrite_config(&more_routes).unwrap();
+    let (status, body) = gw.reload().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["needs_restart"], serde_json::json!([]), "{body}");
+    let after = get(&gw, "/c/kept", &[]).await;
+    assert_eq!(after.body, "version 1");
+    assert_eq!(after.header("cache-status"), Some("gateway; hit"));
+    assert_eq!(origin.hits(), 1);
+
+    // A new store size applies only after a restart; entries stay.
+    let resized = more_routes.replace(
+        "gateway:\n",
+        "gateway:\n  cache_storage: { max_bytes: 1MiB, max_object_bytes: 64KiB }\n",
+    );
+    gw.rewrite_config(&resized).unwrap();
+    let (status, body) = gw.reload().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["needs_restart"],
+        serde_json::json!(["gateway.cache_storage"]),
+        "{body}"
+    );
+    assert_eq!(
+        get(&gw, "/c/kept", &[]).await.header("cache-status"),
+        Some("gateway; hit")
+    );
+    assert_eq!(origin.hits(), 1);
+}
