@@ -106,7 +106,9 @@ fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
 }
 
 /// A route that does the per-request work a real API route does: prefix
-/// rewrite, query edits, request and response header rules.
+/// rewrite, query edits, request and response header rules, an API key
+/// (in the query, so wrk needs no header; stripped before the upstream)
+/// and a GCRA limit keyed by client and route that never refuses.
 fn gateway_full_config(s: &RunSettings, listen: SocketAddr) -> String {
     gateway_yaml(
         s,
@@ -130,6 +132,8 @@ fn gateway_full_config(s: &RunSettings, listen: SocketAddr) -> String {
         remove: [x-powered-by]
         set: { x-served-by: gateway, cache-control: no-store }
         add: { x-frame-options: DENY }
+      auth: { kind: api_key, query: key, keys: [ { name: bench, key: bench-key-0123456789 } ], forward_as: x-client }
+      limits: { gcra: { key: client_ip+route, rate: 1000000/s, burst: 1000000 } }
 "#,
     )
 }
@@ -190,7 +194,7 @@ pub fn start(
         ),
         "gateway-full" => {
             path = format!(
-                "/api{}?utm_source=bench&keep=1&utm_medium=x",
+                "/api{}?utm_source=bench&keep=1&utm_medium=x&key=bench-key-0123456789",
                 if s.body_1k { "/1k" } else { "/items" }
             );
             (
