@@ -12,7 +12,8 @@
 //!   later, so [`RouteWebSocket::prepare_peer`] sets it on the peer of every
 //!   upgrade request (the wait for the `101` is bounded by it too);
 //! - client: [`RouteWebSocket::on_response`] sets the client session's read
-//!   timeout when the `101` goes out.
+//!   timeout when the `101` goes out, and its write timeout (none by
+//!   default), so a client that stops reading cannot hold the relay forever.
 
 use crate::config::RouteConfig;
 use crate::metrics::METRICS;
@@ -49,8 +50,8 @@ impl RouteWebSocket {
         }
     }
 
-    /// On the `101` that completes an upgrade: the client read timeout
-    /// becomes the idle timeout, and a WebSocket is counted open until the
+    /// On the `101` that completes an upgrade: the client read and write
+    /// timeouts become the idle timeout, and a WebSocket is counted open until the
     /// returned guard drops (when the request's context does, however the
     /// connection ended).
     pub fn on_response(
@@ -62,6 +63,7 @@ impl RouteWebSocket {
             return None;
         }
         session.set_read_timeout(Some(self.idle_timeout));
+        session.set_write_timeout(Some(self.idle_timeout));
         is_websocket(session).then(OpenWebSocket::open)
     }
 }
