@@ -168,3 +168,42 @@ routes:
     let exit = gw.wait_exit(Duration::from_secs(10)).await.unwrap();
     assert!(exit.success(), "exit status {exit}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_websocket_upgrade_request_keeps_the_cluster_read_timeout() {
+    // `curl --http2` on plain HTTP sends `Upgrade: h2c`: an ordinary request
+    // whose upstream is slower than timeouts.read must still get a 504.
+    let slow = MockUpstream::start(
+        "slow",
+        harness::upstream::Slow {
+            delay: Duration::from_secs(3),
+            then: std::sync::Arc::new(harness::upstream::Fixed::ok("late")),
+        },
+    )
+    .await
+    .unwrap();
+    let body = config(
+        r#"
+clusters:
+  slow: { endpoints: [ { address: "${upstream.slow}", name: slow } ], timeouts: { read: 1s }, retries: { attempts: 0 } }
+routes:
+  - { name: slow, match: { path_prefix: / }, cluster: slow }
+"#,
+    );
+    let gw = start(&Template::new(&body).upstream("slow", slow.addr())).await;
+    let mut conn = common::raw::RawConn::connect(gw.proxy_addr()).await;
+    assert!(
+        conn.send(
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+              Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+        )
+        .await
+    );
+    let response = conn
+        .response(Duration::from_secs(10))
+        .await
+        .expect("a response");
+    // The upstream answers 200 after 3s; 504 means the 1s read timeout held.
+    assert_eq!(response.status, 504, "{}", response.head);
+    assert_eq!(gauge(&gw).await, 0.0);
+}
