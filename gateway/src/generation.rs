@@ -128,6 +128,7 @@ impl Generation {
                     .unwrap_or_default(),
                 error_page,
                 tls: crate::downstream_tls::RouteTls::new(rc),
+                websocket: crate::websocket::RouteWebSocket::new(rc),
                 config_index: i,
             });
         }

@@ -33,3 +33,4 @@ pub mod security;
 pub mod server;
 pub mod state;
 pub mod upstream;
+pub mod websocket;

@@ -6,11 +6,11 @@
 //! series exist (at 0) from the start: a scenario that asks for a series
 //! that does not exist fails instead of reading 0.
 
-use prometheus::IntCounter;
 use prometheus::{
     register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, HistogramVec,
     IntCounterVec, IntGaugeVec,
 };
+use prometheus::{register_int_gauge, IntCounter, IntGauge};
 use std::sync::{LazyLock, OnceLock};
 
 /// Every metric the gateway exports.
@@ -33,6 +33,8 @@ pub struct Metrics {
     pub upstream_connections: IntCounterVec,
     /// `gateway_health_transitions_total{cluster,endpoint,to}`.
     pub health_transitions: IntCounterVec,
+    /// `gateway_websocket_connections`: upgraded WebSocket connections open now.
+    pub websocket_connections: IntGauge,
 }
 
 /// Outcome labels of `gateway_upstream_attempts_total`.
@@ -124,6 +126,11 @@ fn build() -> Metrics {
             "Endpoint health changes, by the state entered.",
             &["cluster", "endpoint", "to"]
         )),
+        websocket_connections: register_int_gauge!(
+            "gateway_websocket_connections",
+            "WebSocket connections relayed now (after the upstream's 101)."
+        )
+        .expect("metric registration"),
     }
 }
 

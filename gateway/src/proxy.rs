@@ -82,6 +82,8 @@ pub struct RequestCtx {
     pub client_cert: Option<Arc<crate::downstream_tls::ClientIdentity>>,
     /// In-flight slots held until the request ends (released on drop).
     permits: crate::limits::Permits,
+    /// Counts an upgraded WebSocket as open until the request ends.
+    websocket: Option<crate::websocket::OpenWebSocket>,
 }
 
 impl RequestCtx {
@@ -217,6 +219,7 @@ impl ProxyHttp for GatewayProxy {
             identity: None,
             client_cert: None,
             permits: crate::limits::Permits::default(),
+            websocket: None,
         }
     }
 
@@ -383,6 +386,7 @@ impl ProxyHttp for GatewayProxy {
         let mut peer = Box::new(endpoint.peer.clone());
         if let Some((route, _)) = ctx.route_and_cluster() {
             route.tls.apply_sni(&mut peer, session.req_header())?;
+            route.websocket.prepare_peer(session, &mut peer);
         }
         Ok(peer)
     }
@@ -500,6 +504,7 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         if let Some((route, _)) = ctx.route_and_cluster() {
             route.response_headers.apply(upstream_response);
+            ctx.websocket = route.websocket.on_response(session, upstream_response);
         }
         if let Some(cookie) = ctx.pin_cookie.take() {
             upstream_response.append_header(SET_COOKIE, cookie)?;
@@ -654,8 +659,8 @@ impl ProxyHttp for GatewayProxy {
         e
     }
 
-    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
-        crate::request_guard::is_rejection(error)
+    fn suppress_error_log(&self, session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        crate::request_guard::is_rejection(error) || crate::websocket::is_idle_close(session, error)
     }
 
     async fn fail_to_proxy(

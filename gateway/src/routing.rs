@@ -98,6 +98,8 @@ pub struct Route {
     pub guard: Arc<crate::request_guard::RouteGuard>,
     /// Rate and concurrency limits.
     pub limits: crate::limits::RouteLimits,
+    /// Idle timeout of upgraded (WebSocket) connections.
+    pub websocket: crate::websocket::RouteWebSocket,
 }
 
 impl Route {

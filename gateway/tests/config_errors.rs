@@ -734,3 +734,24 @@ fn every_limit_key_is_accepted() {
     .replace("api: {", "api: { limits: { in_flight: 200 },");
     parse(&yaml, "good.yaml", &env).unwrap();
 }
+
+#[test]
+fn a_zero_websocket_idle_timeout_names_its_key_path() {
+    let yaml = variant(
+        "cluster: api }",
+        "cluster: api, websocket_idle_timeout: 0s }",
+    );
+    assert_eq!(
+        error_for(&yaml),
+        "bad.yaml: gateway.routes[0].websocket_idle_timeout: expected a positive duration"
+    );
+    parse(
+        &variant(
+            "cluster: api }",
+            "cluster: api, websocket_idle_timeout: 90s }",
+        ),
+        "good.yaml",
+        &env,
+    )
+    .unwrap();
+}

@@ -11,6 +11,7 @@ pub mod scenario;
 pub mod traffic;
 pub mod upstream;
 pub mod wait;
+pub mod websocket;
 
 pub use gateway::{GatewayProcess, Template};
 pub use upstream::{Behaviour, MockUpstream};

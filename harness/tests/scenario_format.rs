@@ -69,6 +69,14 @@ fn malformed_files_name_the_step_and_field() {
             "steps[0].wait_until: wait for exactly one of `metric`, `upstream` or `background`",
         ),
         (
+            "steps:\n  - websocket: { messages: 0 }\n",
+            "steps[0].websocket.messages: expected at least one message",
+        ),
+        (
+            "steps:\n  - websocket: { messages: 10, expect: { echoed: true } }\n",
+            "steps[0].websocket.expect.echoed: unknown field `echoed`",
+        ),
+        (
             "steps:\n  - join: { expect: { upstream_hits: { blue: 1 } } }\n",
             "steps[0].join.expect.upstream_hits: mock hits cannot be attributed",
         ),

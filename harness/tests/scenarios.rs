@@ -70,6 +70,7 @@ scenarios! {
     thundering_herd => "thundering-herd",
     tls_sni => "tls-sni",
     vary => "vary",
+    websocket => "websocket",
 }
 
 #[test]

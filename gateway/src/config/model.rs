@@ -550,6 +550,10 @@ pub struct RouteConfig {
     /// Rate, window and concurrency limits (docs/LIMITS.md).
     #[serde(default)]
     pub limits: Option<RouteLimitsConfig>,
+    /// How long an upgraded (WebSocket) connection may go without a byte
+    /// in either direction before it is closed (docs/WEBSOCKET.md).
+    #[serde(default = "default_websocket_idle_timeout")]
+    pub websocket_idle_timeout: HumanDuration,
 }
 
 /// Request matcher; every given field must match.
@@ -698,6 +702,9 @@ fn default_io_timeout() -> HumanDuration {
 }
 fn default_idle_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
+}
+fn default_websocket_idle_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
 }
 fn default_error_content_type() -> String {
     "text/html; charset=utf-8".into()

@@ -355,6 +355,12 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
             ));
         }
         validate_match(&route.matcher, &format!("{path}.match"))?;
+        if route.websocket_idle_timeout.0.is_zero() {
+            return Err((
+                format!("{path}.websocket_idle_timeout"),
+                "expected a positive duration".into(),
+            ));
+        }
         super::security::validate_route_security(route, &gw.downstream, &path)?;
         if let Some(cache) = &route.cache {
             super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;

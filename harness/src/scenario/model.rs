@@ -63,6 +63,8 @@ pub enum BehaviourKind {
     Mtls,
     /// Versioned cacheable resource with validators.
     Cacheable,
+    /// WebSocket echo (every text and binary message sent back).
+    Websocket,
 }
 
 /// A mock upstream and its behaviour.
@@ -196,6 +198,38 @@ step_kinds! {
     Snapshot(SnapshotStep) = "snapshot",
     /// Wait for the gateway process to exit with a code.
     Exit(ExitStep) = "exit",
+    /// Exchange messages over one WebSocket through the gateway.
+    Websocket(WebSocketStep) = "websocket",
+}
+
+/// One WebSocket through the gateway: `messages` test messages sent in
+/// batches and their echoes read back, with an optional silence halfway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketStep {
+    /// Path of the upgrade request.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// How many messages.
+    pub messages: usize,
+    /// Silence after the first half of the messages.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub pause: Option<Duration>,
+    /// Which `${port.NAME}` listener (default `proxy`).
+    #[serde(default = "default_listener")]
+    pub listener: String,
+    /// What must hold afterwards.
+    #[serde(default)]
+    pub expect: WebSocketExpect,
+}
+
+/// Checks on a [`WebSocketStep`]; the exchange itself must always complete.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketExpect {
+    /// Every reply equals the message sent at its position.
+    #[serde(default)]
+    pub echoed_in_order: bool,
 }
 
 /// Background load: the keys of [`TrafficStep`], where `requests` is an

@@ -12,7 +12,7 @@ use crate::gateway::{GatewayProcess, Template};
 use crate::traffic::{Background, ClientTls, Summary, TrafficSpec};
 use crate::upstream::{
     Behaviour, BodyMismatch, Cacheable, ChunkedTruncated, Echo, Fixed, Flapper, H2cOnly,
-    MockUpstream, Mtls, Reset, ResetBody, Slow, StallBody,
+    MockUpstream, Mtls, Reset, ResetBody, Slow, StallBody, WebSocketEcho,
 };
 use crate::{metrics, wait};
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,7 +127,8 @@ pub(super) fn fixed_body(name: &str, spec: &UpstreamSpec) -> Option<Vec<u8>> {
         BehaviourKind::Echo
         | BehaviourKind::StallBody
         | BehaviourKind::Reset
-        | BehaviourKind::Cacheable => None,
+        | BehaviourKind::Cacheable
+        | BehaviourKind::Websocket => None,
     }
 }
 
@@ -192,6 +193,7 @@ pub(super) fn build_behaviour(
             Arc::new(if spec.hold { c.hold() } else { c })
         }
         BehaviourKind::Mtls => Arc::new(Mtls::new(certs, fixed())),
+        BehaviourKind::Websocket => Arc::new(WebSocketEcho),
     })
 }
 
@@ -300,6 +302,12 @@ impl Runner {
         if listener != ADMIN_LISTENER {
             self.ledger.add(summary.reached_server());
         }
+    }
+
+    /// Counts one WebSocket, a single request to the gateway once it ends.
+    pub(super) fn record_websocket(&mut self) {
+        self.requests += 1;
+        self.ledger.add(1);
     }
 
     /// Counts what background load `name` sent, once joined.

@@ -19,6 +19,7 @@ mod raw;
 mod reset;
 mod reset_body;
 mod slow;
+mod websocket;
 
 pub use body_mismatch::BodyMismatch;
 pub use cacheable::Cacheable;
@@ -32,6 +33,7 @@ pub use mtls::{Mtls, CLIENT_CN_HEADER};
 pub use reset::Reset;
 pub use reset_body::ResetBody;
 pub use slow::{Slow, StallBody};
+pub use websocket::WebSocketEcho;
 
 use async_trait::async_trait;
 use hyper::body::Incoming;

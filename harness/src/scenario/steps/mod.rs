@@ -14,6 +14,7 @@ mod snapshot;
 mod traffic;
 mod upstream;
 mod wait_until;
+mod websocket;
 
 use super::model::Scenario;
 use super::runner::Runner;
