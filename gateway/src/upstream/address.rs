@@ -18,10 +18,8 @@ pub fn balancer_key(addr: &EndpointAddress) -> SocketAddr {
     match addr {
         EndpointAddress::Inet(inet) => *inet,
         EndpointAddress::Unix(path) => {
-            let digest = ring::digest::digest(
-                &ring::digest::SHA256,
-                path.as_os_str().as_encoded_bytes(),
-            );
+            let digest =
+                ring::digest::digest(&ring::digest::SHA256, path.as_os_str().as_encoded_bytes());
             let mut octets = [0u8; 16];
             octets[0] = 0x01; // 0100::/64
             octets[8..].copy_from_slice(&digest.as_ref()[..8]);

@@ -2,9 +2,9 @@
 //! its metric handles (resolved when its generation goes live, not while it
 //! is built, so building has no side effects).
 
+use super::address;
 use super::passive::PassiveState;
 use super::tls;
-use super::address;
 use crate::config::{ClusterConfig, EndpointAddress, EndpointConfig, UpstreamProtocol};
 use crate::metrics::{self, outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
