@@ -85,14 +85,16 @@ impl ActiveCheck {
             let mut response = Vec::with_capacity(1024);
             let mut chunk = [0u8; 4096];
             while response.len() < MAX_CHECK_RESPONSE {
-                let n = stream
-                    .read(&mut chunk)
-                    .await
-                    .map_err(|e| Error::because(ErrorType::ReadError, "health check read", e))?;
-                if n == 0 {
-                    break;
+                match stream.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    // A TLS server closing without close_notify after its
+                    // answer: judge what arrived.
+                    Err(_) if !response.is_empty() => break,
+                    Err(e) => {
+                        return Err(Error::because(ErrorType::ReadError, "health check read", e))
+                    }
                 }
-                response.extend_from_slice(&chunk[..n]);
             }
             self.judge(&response)
         };
