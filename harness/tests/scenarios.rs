@@ -69,6 +69,7 @@ scenarios! {
     swr => "swr",
     thundering_herd => "thundering-herd",
     tls_sni => "tls-sni",
+    uds => "uds",
     vary => "vary",
     websocket => "websocket",
 }

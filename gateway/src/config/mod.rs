@@ -17,6 +17,7 @@ pub mod tls;
 mod validate;
 mod validate_downstream;
 mod validate_tls;
+mod validate_uds;
 mod values;
 
 pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogSetting, MAX_ACCESS_LOG_BUFFER};
@@ -28,7 +29,7 @@ pub use tls::{
     ClientAuthConfig, ClientAuthMode, ClientCertMatch, ListenerTlsConfig, SniCertConfig,
 };
 pub use validate_downstream::PINGORA_MAX_HEADER_BYTES;
-pub use values::{Address, ByteSize, HashKey, HumanDuration, Rate, RetryOn};
+pub use values::{Address, ByteSize, EndpointAddress, HashKey, HumanDuration, Rate, RetryOn};
 
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,7 @@
 use super::cache::{CacheStorageConfig, RouteCacheConfig};
 use super::limits::{ClusterLimitsConfig, GlobalLimitsConfig, RouteLimitsConfig};
 use super::security::{BodyRulesConfig, IpRulesConfig};
-use super::values::{Address, ByteSize, HashKey, HumanDuration, RetryOn};
+use super::values::{Address, ByteSize, EndpointAddress, HashKey, HumanDuration, RetryOn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -315,8 +315,8 @@ impl std::fmt::Debug for TlsFiles {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
-    /// Socket address of the endpoint.
-    pub address: Address,
+    /// Socket address (`IP:port`) or Unix socket (`unix:/abs/path`).
+    pub address: EndpointAddress,
     /// Relative share of traffic for weighted balancing.
     #[serde(default = "default_weight")]
     pub weight: usize,

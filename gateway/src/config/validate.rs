@@ -144,7 +144,7 @@ fn validate_cluster(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> 
                     ),
                 ));
             }
-            if !addrs.insert(ep.address) {
+            if !addrs.insert(ep.address.clone()) {
                 return Err((
                     format!("{ep_path}.address"),
                     format!("`{}` appears twice in this cluster", ep.address),
@@ -311,13 +311,8 @@ fn validate_tls(cluster: &ClusterConfig, path: &str) -> Result<(), Problem> {
         }
         _ => {}
     }
-    if let Some(hc) = &cluster.health_check {
-        if hc.kind == HealthCheckKind::Http {
-            return Err((
-                format!("{path}.health_check.kind"),
-                "http health checks are plaintext and cannot probe TLS endpoints; use `tcp`".into(),
-            ));
-        }
+    if let Some(problem) = super::validate_uds::tls_problem(cluster, path) {
+        return Err(problem);
     }
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Scalar config values parsed from human strings: durations, rates, socket
-//! addresses and hash keys. Each explains what it expected when parsing fails.
+//! addresses (IP or Unix socket) and hash keys. Each explains what it expected when parsing fails.
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -207,6 +208,50 @@ impl fmt::Display for Address {
 }
 human_serde!(Address);
 
+/// Where an upstream endpoint listens: an IP socket address
+/// (`127.0.0.1:8080`, `[::1]:8080`) or a Unix socket (`unix:/run/app.sock`,
+/// an absolute path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndpointAddress {
+    /// An IP address and port.
+    Inet(SocketAddr),
+    /// The absolute path of a Unix domain socket.
+    Unix(PathBuf),
+}
+
+/// Longest Unix socket path the kernel accepts (`sun_path` less its NUL).
+const MAX_UNIX_PATH: usize = 107;
+
+impl HumanValue for EndpointAddress {
+    const EXPECTING: &'static str =
+        "a socket address such as `127.0.0.1:8080` or `[::1]:8080`, or `unix:` and an absolute path such as `unix:/run/app.sock`";
+    fn parse_human(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let Some(path) = s.strip_prefix("unix:") else {
+            return Address::parse_human(s).map(|a| EndpointAddress::Inet(a.0));
+        };
+        if !path.starts_with('/') {
+            return Err(format!("`{s}` is a relative path"));
+        }
+        if path.len() > MAX_UNIX_PATH {
+            return Err(format!(
+                "`{s}` is longer than the {MAX_UNIX_PATH} bytes a Unix socket path may have"
+            ));
+        }
+        Ok(EndpointAddress::Unix(PathBuf::from(path)))
+    }
+}
+
+impl fmt::Display for EndpointAddress {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            EndpointAddress::Inet(addr) => addr.fmt(f),
+            EndpointAddress::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+human_serde!(EndpointAddress);
+
 /// What a consistent-hash balancer hashes to pick an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum HashKey {
@@ -334,6 +379,22 @@ impl Serialize for RetryOn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_addresses_are_ip_or_absolute_unix_paths() {
+        let parse = EndpointAddress::parse_human;
+        assert_eq!(
+            parse("127.0.0.1:80").unwrap(),
+            EndpointAddress::Inet("127.0.0.1:80".parse().unwrap())
+        );
+        let uds = parse("unix:/run/app.sock").unwrap();
+        assert_eq!(uds, EndpointAddress::Unix("/run/app.sock".into()));
+        assert_eq!(uds.to_string(), "unix:/run/app.sock");
+        assert!(parse("unix:run/app.sock").unwrap_err().contains("relative"));
+        assert!(parse("unix:").is_err());
+        assert!(parse(&format!("unix:/{}", "a".repeat(200))).is_err());
+        assert!(parse("localhost:80").is_err());
+    }
 
     #[test]
     fn durations_and_rates_parse_from_human_strings() {

@@ -2,20 +2,22 @@
 //! its metric handles (resolved when its generation goes live, not while it
 //! is built, so building has no side effects).
 
+use super::address;
 use super::passive::PassiveState;
 use super::tls;
-use crate::config::{ClusterConfig, EndpointConfig, UpstreamProtocol};
+use crate::config::{ClusterConfig, EndpointAddress, EndpointConfig, UpstreamProtocol};
 use crate::metrics::{self, outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::{IntCounter, IntGauge};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 /// An endpoint of a cluster pool.
 pub struct Endpoint {
-    /// Where it listens.
-    pub addr: SocketAddr,
+    /// Where it listens (IP:port or Unix socket).
+    pub addr: EndpointAddress,
+    /// What Pingora's balancer knows it by (see [`address::balancer_key`]).
+    pub balancer_key: std::net::SocketAddr,
     /// Name in metrics and logs (`name` from config, or the address).
     pub label: String,
     /// Name of the cluster it belongs to.
@@ -65,13 +67,14 @@ impl Endpoint {
         cfg: &EndpointConfig,
         sticky_id: String,
     ) -> Self {
-        let addr = cfg.address.0;
+        let addr = cfg.address.clone();
         Endpoint {
-            addr,
+            balancer_key: address::balancer_key(&addr),
             label: cfg.name.clone().unwrap_or_else(|| addr.to_string()),
             cluster: cluster_name.to_string(),
             sticky_id,
-            peer: build_peer(addr, cluster),
+            peer: build_peer(&addr, cluster),
+            addr,
             passive: PassiveState::default(),
             active_healthy: AtomicBool::new(true),
             health_checked: cluster.health_check.is_some(),
@@ -133,8 +136,8 @@ impl Endpoint {
     }
 }
 
-fn build_peer(addr: SocketAddr, cluster: &ClusterConfig) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, false, String::new());
+fn build_peer(addr: &EndpointAddress, cluster: &ClusterConfig) -> HttpPeer {
+    let mut peer = address::base_peer(addr);
     let t = &cluster.timeouts;
     peer.options.connection_timeout = Some(t.connect.0);
     peer.options.read_timeout = Some(t.read.0);
@@ -149,6 +152,9 @@ fn build_peer(addr: SocketAddr, cluster: &ClusterConfig) -> HttpPeer {
             peer.options.max_h2_streams = 100;
         }
     }
-    tls::configure_peer(&mut peer, addr, cluster);
+    if let EndpointAddress::Inet(inet) = addr {
+        // Unix socket endpoints on TLS clusters are refused by validation.
+        tls::configure_peer(&mut peer, *inet, cluster);
+    }
     peer
 }

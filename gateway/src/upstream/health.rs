@@ -1,20 +1,22 @@
-//! Active health checks (TCP connect or HTTP GET) and the background
-//! service that runs them at each cluster's interval.
+//! Active health checks (TCP or Unix socket connect, or HTTP/1.1 GET, over
+//! TLS on TLS clusters) and the background service that runs them at each
+//! cluster's interval.
 
+use super::address;
 use super::endpoint::Endpoint;
 use crate::config::{HealthCheckConfig, HealthCheckKind};
 use crate::metrics::METRICS;
 use crate::state::GatewayState;
 use async_trait::async_trait;
+use pingora::connectors::TransportConnector;
 use pingora::lb::health_check::HealthCheck;
 use pingora::lb::Backend;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use pingora::{Error, ErrorType, Result};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Largest HTTP health response read; the rest is ignored.
 const MAX_CHECK_RESPONSE: usize = 64 * 1024;
@@ -56,25 +58,25 @@ impl ActiveCheck {
     }
 
     fn endpoint(&self, target: &Backend) -> Option<&Endpoint> {
-        let addr = target.addr.as_inet()?;
-        self.endpoints.iter().find(|e| &e.addr == addr)
+        let key = target.addr.as_inet()?;
+        self.endpoints.iter().find(|e| &e.balancer_key == key)
     }
 
     async fn probe(&self, target: &Backend) -> Result<()> {
-        let addr = *target
-            .addr
-            .as_inet()
-            .ok_or_else(|| Error::explain(ErrorType::InternalError, "not an inet address"))?;
+        let ep = self
+            .endpoint(target)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "unknown endpoint"))?;
         let work = async {
-            let mut stream = TcpStream::connect(addr).await.map_err(|e| {
-                Error::because(ErrorType::ConnectRefused, "health check connect", e)
-            })?;
             if self.kind == HealthCheckKind::Tcp {
-                return Ok(());
+                return address::connect(&ep.addr).await;
             }
+            let mut stream = connect_for_http(ep).await?;
             let request = match &self.fixed_request {
                 Some(r) => std::borrow::Cow::Borrowed(r),
-                None => std::borrow::Cow::Owned(check_request(&self.path, &addr.to_string())),
+                None => std::borrow::Cow::Owned(check_request(
+                    &self.path,
+                    &address::default_host(&ep.addr),
+                )),
             };
             stream
                 .write_all(&request)
@@ -83,14 +85,16 @@ impl ActiveCheck {
             let mut response = Vec::with_capacity(1024);
             let mut chunk = [0u8; 4096];
             while response.len() < MAX_CHECK_RESPONSE {
-                let n = stream
-                    .read(&mut chunk)
-                    .await
-                    .map_err(|e| Error::because(ErrorType::ReadError, "health check read", e))?;
-                if n == 0 {
-                    break;
+                match stream.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    // A TLS server closing without close_notify after its
+                    // answer: judge what arrived.
+                    Err(_) if !response.is_empty() => break,
+                    Err(e) => {
+                        return Err(Error::because(ErrorType::ReadError, "health check read", e))
+                    }
                 }
-                response.extend_from_slice(&chunk[..n]);
             }
             self.judge(&response)
         };
@@ -128,6 +132,20 @@ impl ActiveCheck {
         }
         Ok(())
     }
+}
+
+/// A new connection for an HTTP check, made as the proxy makes them (TCP or
+/// Unix socket; over TLS with the cluster's CA, client certificate, server
+/// name and verification), offering only HTTP/1.1. Never pooled: a failed
+/// TLS handshake fails the check.
+async fn connect_for_http(ep: &Endpoint) -> Result<pingora::protocols::Stream> {
+    static CONNECTOR: OnceLock<TransportConnector> = OnceLock::new();
+    let mut peer = ep.peer.clone();
+    peer.options.set_http_version(1, 1);
+    CONNECTOR
+        .get_or_init(|| TransportConnector::new(None))
+        .new_stream(&peer)
+        .await
 }
 
 fn check_request(path: &str, host: &str) -> Vec<u8> {

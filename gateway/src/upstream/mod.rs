@@ -1,6 +1,7 @@
 //! Upstream clusters: endpoint pools, selection (balancing, stickiness,
 //! failover to the backup pool), health checks and the retry policy.
 
+mod address;
 mod clock;
 mod endpoint;
 mod health;

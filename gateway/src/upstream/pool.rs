@@ -53,7 +53,7 @@ impl Pool {
                 .iter()
                 .map(|cfg| {
                     let id = sticky
-                        .map(|s| s.endpoint_id(cluster_name, &cfg.address.0))
+                        .map(|s| s.endpoint_id(cluster_name, &cfg.address))
                         .unwrap_or_default();
                     Endpoint::new(cluster_name, cluster, cfg, id)
                 })
@@ -61,8 +61,9 @@ impl Pool {
         );
         let backends: Vec<Backend> = configs
             .iter()
-            .map(|cfg| Backend {
-                addr: pingora::protocols::l4::socket::SocketAddr::Inet(cfg.address.0),
+            .zip(endpoints.iter())
+            .map(|(cfg, ep)| Backend {
+                addr: pingora::protocols::l4::socket::SocketAddr::Inet(ep.balancer_key),
                 weight: cfg.weight,
                 ext: Default::default(),
             })
@@ -106,9 +107,9 @@ impl Pool {
         (0..self.endpoints.len()).any(|i| self.is_available(i))
     }
 
-    /// Index of the endpoint with this address.
-    pub fn position(&self, addr: &std::net::SocketAddr) -> Option<usize> {
-        self.endpoints.iter().position(|e| &e.addr == addr)
+    /// Index of the endpoint the balancer knows by `key`.
+    pub fn position(&self, key: &std::net::SocketAddr) -> Option<usize> {
+        self.endpoints.iter().position(|e| &e.balancer_key == key)
     }
 
     fn index_of(&self, b: &Backend) -> Option<usize> {

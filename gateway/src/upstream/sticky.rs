@@ -9,7 +9,6 @@
 use crate::config::StickyConfig;
 use http::HeaderValue;
 use ring::hmac;
-use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 /// Bytes of the HMAC kept in an id (hex-encoded in the cookie).
@@ -60,7 +59,7 @@ impl Sticky {
     }
 
     /// The id that names the endpoint at `addr` of `cluster` in a cookie.
-    pub fn endpoint_id(&self, cluster: &str, addr: &SocketAddr) -> String {
+    pub fn endpoint_id(&self, cluster: &str, addr: &dyn std::fmt::Display) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(cluster.as_bytes());
         ctx.update(&[0]);
@@ -94,6 +93,7 @@ pub fn find_cookie<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     #[test]
     fn finds_cookies_across_headers() {

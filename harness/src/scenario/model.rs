@@ -101,6 +101,10 @@ pub struct UpstreamSpec {
     /// Start down (connection refused) instead of up.
     #[serde(default)]
     pub down: bool,
+    /// Listen on a Unix socket in the run's temp dir: `${upstream.NAME}`
+    /// is then `unix:/...`.
+    #[serde(default)]
+    pub unix: bool,
 }
 
 /// Declares [`Step`] from one line per kind: the variant, its YAML name and

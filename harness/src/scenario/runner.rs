@@ -263,13 +263,18 @@ impl Runner {
             template = template.var(key, &value);
         }
         for (name, spec) in &scenario.upstreams {
-            let mock = MockUpstream::start_shared(name, build_behaviour(name, spec, &certs)?)
-                .await
-                .map_err(|e| format!("starting upstream {name}: {e}"))?;
+            let behaviour = build_behaviour(name, spec, &certs)?;
+            let mock = if spec.unix {
+                let path = certs_dir.path().join(format!("{name}.sock"));
+                MockUpstream::start_unix(name, behaviour, &path).await
+            } else {
+                MockUpstream::start_shared(name, behaviour).await
+            }
+            .map_err(|e| format!("starting upstream {name}: {e}"))?;
             if spec.down {
                 mock.down().await;
             }
-            template = template.upstream(name, mock.addr());
+            template = template.var(&format!("upstream.{name}"), &mock.endpoint_address());
             mocks.insert(name.clone(), Arc::new(mock));
             bodies.insert(name.clone(), fixed_body(name, spec));
         }

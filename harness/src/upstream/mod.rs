@@ -20,6 +20,7 @@ mod reset;
 mod reset_body;
 mod slow;
 mod websocket;
+mod unix;
 
 pub use body_mismatch::BodyMismatch;
 pub use cacheable::Cacheable;
@@ -39,6 +40,7 @@ use async_trait::async_trait;
 use hyper::body::Incoming;
 use hyper::Request;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -134,13 +136,28 @@ pub trait Behaviour: Send + Sync + 'static {
 /// A running (or stopped) mock upstream.
 pub struct MockUpstream {
     addr: SocketAddr,
+    /// The Unix socket it is also reachable on (`unix: true`).
+    unix: Option<PathBuf>,
     ctx: Arc<MockContext>,
     running: Mutex<Option<Running>>,
 }
 
 struct Running {
     accept: JoinHandle<()>,
+    /// The Unix socket relay, if any.
+    relay: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+}
+
+impl Running {
+    fn stop(self) -> JoinHandle<()> {
+        let _ = self.stop.send(true);
+        if let Some(relay) = self.relay {
+            relay.abort();
+        }
+        self.accept.abort();
+        self.accept
+    }
 }
 
 impl MockUpstream {
@@ -151,6 +168,24 @@ impl MockUpstream {
 
     /// [`MockUpstream::start`] with an already shared behaviour.
     pub async fn start_shared(name: &str, behaviour: Arc<dyn Behaviour>) -> std::io::Result<Self> {
+        Self::start_with(name, behaviour, None).await
+    }
+
+    /// [`MockUpstream::start_shared`], reachable on the Unix socket `path`
+    /// (created; an existing socket file there is replaced).
+    pub async fn start_unix(
+        name: &str,
+        behaviour: Arc<dyn Behaviour>,
+        path: &Path,
+    ) -> std::io::Result<Self> {
+        Self::start_with(name, behaviour, Some(path.to_path_buf())).await
+    }
+
+    async fn start_with(
+        name: &str,
+        behaviour: Arc<dyn Behaviour>,
+        unix: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let ctx = Arc::new(MockContext {
@@ -163,9 +198,10 @@ impl MockUpstream {
             in_flight: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
         });
-        let running = spawn_server(listener, ctx.clone());
+        let running = spawn_server(listener, unix.as_deref(), ctx.clone())?;
         Ok(MockUpstream {
             addr,
+            unix,
             ctx,
             running: Mutex::new(Some(running)),
         })
@@ -179,6 +215,20 @@ impl MockUpstream {
     /// Where it listens (kept across down/up).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Unix socket it is reachable on, if started with one.
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.unix.as_deref()
+    }
+
+    /// Its endpoint address for a gateway config: `unix:/path` for a Unix
+    /// socket mock, `IP:port` otherwise.
+    pub fn endpoint_address(&self) -> String {
+        match &self.unix {
+            Some(path) => format!("unix:{}", path.display()),
+            None => self.addr.to_string(),
+        }
     }
 
     /// Requests served, health checks excluded.
@@ -240,7 +290,7 @@ impl MockUpstream {
     }
 
     /// Closes the listener and every open connection: new connections are
-    /// refused until [`MockUpstream::up`].
+    /// refused until [`MockUpstream::up`] (a Unix socket file is removed).
     pub async fn down(&self) {
         let running = self
             .running
@@ -248,9 +298,10 @@ impl MockUpstream {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(r) = running {
-            let _ = r.stop.send(true);
-            r.accept.abort();
-            let _ = r.accept.await;
+            let _ = r.stop().await;
+        }
+        if let Some(path) = &self.unix {
+            unix::remove_socket(path);
         }
     }
 
@@ -263,7 +314,7 @@ impl MockUpstream {
         for _ in 0..100 {
             match TcpListener::bind(self.addr).await {
                 Ok(listener) => {
-                    let running = spawn_server(listener, self.ctx.clone());
+                    let running = spawn_server(listener, self.unix.as_deref(), self.ctx.clone())?;
                     *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(running);
                     return Ok(());
                 }
@@ -293,14 +344,28 @@ impl Drop for MockUpstream {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            let _ = r.stop.send(true);
-            r.accept.abort();
+            drop(r.stop());
+        }
+        if let Some(path) = &self.unix {
+            unix::remove_socket(path);
         }
     }
 }
 
-fn spawn_server(listener: TcpListener, ctx: Arc<MockContext>) -> Running {
+fn spawn_server(
+    listener: TcpListener,
+    unix: Option<&Path>,
+    ctx: Arc<MockContext>,
+) -> std::io::Result<Running> {
     let (stop, stop_rx) = watch::channel(false);
+    let relay = match unix {
+        Some(path) => Some(unix::spawn_relay(
+            path,
+            listener.local_addr()?,
+            stop_rx.clone(),
+        )?),
+        None => None,
+    };
     let accept = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -317,5 +382,9 @@ fn spawn_server(listener: TcpListener, ctx: Arc<MockContext>) -> Running {
             });
         }
     });
-    Running { accept, stop }
+    Ok(Running {
+        accept,
+        relay,
+        stop,
+    })
 }

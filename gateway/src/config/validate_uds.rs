@@ -1,0 +1,40 @@
+//! Checks for Unix socket endpoints and HTTP health checks on TLS clusters.
+//!
+//! TLS over a Unix socket is refused: the socket is local, its file
+//! permissions already decide who may connect, and there is no host name to
+//! verify a certificate against.
+
+use super::model::{ClusterConfig, HealthCheckKind, UpstreamProtocol};
+use super::values::EndpointAddress;
+
+/// The first problem with a TLS cluster (`path` is its key path): a Unix
+/// socket endpoint, or an `http` health check on an `h2` cluster (the check
+/// speaks HTTP/1.1).
+pub(super) fn tls_problem(cluster: &ClusterConfig, path: &str) -> Option<(String, String)> {
+    cluster.tls.as_ref()?;
+    let pools = [
+        ("endpoints", &cluster.endpoints),
+        ("backup", &cluster.backup),
+    ];
+    for (pool, endpoints) in pools {
+        for (i, ep) in endpoints.iter().enumerate() {
+            if matches!(ep.address, EndpointAddress::Unix(_)) {
+                return Some((
+                    format!("{path}.{pool}[{i}].address"),
+                    format!(
+                        "`{}` is a Unix socket and this cluster has `tls`; TLS over Unix sockets is not supported, so use an IP:port endpoint or drop `tls`",
+                        ep.address
+                    ),
+                ));
+            }
+        }
+    }
+    let check = cluster.health_check.as_ref()?;
+    (check.kind == HealthCheckKind::Http && cluster.protocol == UpstreamProtocol::H2).then(|| {
+        (
+            format!("{path}.health_check.kind"),
+            "http health checks speak HTTP/1.1 and this `h2` cluster offers only HTTP/2; use `tcp`"
+                .into(),
+        )
+    })
+}
