@@ -128,6 +128,7 @@ impl Generation {
                     .unwrap_or_default(),
                 error_page,
                 tls: crate::downstream_tls::RouteTls::new(rc),
+                redirect_https: crate::edge::HttpsRedirect::new(rc, &gw.listeners),
                 config_index: i,
             });
         }

@@ -179,6 +179,11 @@ pub struct ListenerConfig {
     /// Serve HTTPS (see docs/TLS.md); plaintext when absent.
     #[serde(default)]
     pub tls: Option<super::tls::ListenerTlsConfig>,
+    /// Every connection starts with a PROXY protocol v1 or v2 header (from a
+    /// load balancer), whose source address is the client; connections
+    /// without one are closed.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 /// The admin listener.
@@ -550,6 +555,9 @@ pub struct RouteConfig {
     /// Rate, window and concurrency limits (docs/LIMITS.md).
     #[serde(default)]
     pub limits: Option<RouteLimitsConfig>,
+    /// Answer plaintext requests with 308 to the first HTTPS listener.
+    #[serde(default)]
+    pub redirect_https: bool,
 }
 
 /// Request matcher; every given field must match.
