@@ -1,6 +1,7 @@
 //! Client identity and every `X-Forwarded-*` header the upstream gets.
 //!
-//! The client is the socket peer. When the peer is in
+//! The client is the socket peer (on `proxy_protocol` listeners the PROXY
+//! header's source, which `crate::edge` records as the peer). When the peer is in
 //! `gateway.trusted_proxies`, `X-Forwarded-For` is walked from the right
 //! (the entry the nearest proxy appended first) over trusted hops; the
 //! first untrusted entry is the client. A malformed entry stops the walk

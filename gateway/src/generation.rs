@@ -129,6 +129,7 @@ impl Generation {
                 error_page,
                 tls: crate::downstream_tls::RouteTls::new(rc),
                 websocket: crate::websocket::RouteWebSocket::new(rc),
+                redirect_https: crate::edge::HttpsRedirect::new(rc, &gw.listeners),
                 config_index: i,
             });
         }

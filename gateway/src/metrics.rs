@@ -15,7 +15,7 @@ use std::sync::{LazyLock, OnceLock};
 
 /// Every metric the gateway exports.
 pub struct Metrics {
-    /// `gateway_requests_total{route,status}`.
+    /// `gateway_requests_total{route,status,protocol}`.
     pub requests: IntCounterVec,
     /// `gateway_request_duration_seconds{route}`.
     pub request_duration: HistogramVec,
@@ -80,8 +80,8 @@ fn build() -> Metrics {
     Metrics {
         requests: reg(register_int_counter_vec!(
             "gateway_requests_total",
-            "Requests handled, by route and response status.",
-            &["route", "status"]
+            "Requests handled, by route, response status and protocol.",
+            &["route", "status", "protocol"]
         )),
         request_duration: register_histogram_vec!(
             "gateway_request_duration_seconds",
@@ -134,35 +134,89 @@ fn build() -> Metrics {
     }
 }
 
-/// `gateway_requests_total{route,status}` handles of one route, resolved on
-/// first use per status so the request path skips the label lookup.
-pub struct StatusCounters {
-    route: String,
-    slots: Box<[OnceLock<IntCounter>]>,
+/// The `protocol` label of `gateway_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.x (plaintext or TLS).
+    Http1,
+    /// HTTP/2 over TLS.
+    H2,
+    /// HTTP/2 over plaintext (prior knowledge).
+    H2c,
+    /// A gRPC request (`content-type: application/grpc*`).
+    Grpc,
+    /// An upgrade request (WebSocket).
+    Websocket,
 }
 
-/// One slot per possible status: 0 (no response) and 100..=999, the range
-/// `http::StatusCode` allows.
-const STATUS_SLOTS: usize = 1000;
+impl Protocol {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::H2 => "h2",
+            Protocol::H2c => "h2c",
+            Protocol::Grpc => "grpc",
+            Protocol::Websocket => "websocket",
+        }
+    }
+}
+
+/// `gateway_requests_total{route,status,protocol}` handles of one route.
+///
+/// A route sees few distinct (status, protocol) pairs, so instead of a slot
+/// per possible pair the handles live in a small open-addressed table,
+/// each slot resolved on first use: the request path hashes the pair,
+/// finds its slot (usually the first probed) and increments one counter.
+/// Only a route that sees more than [`COUNTER_SLOTS`] distinct pairs
+/// resolves the labels per request for the excess ones.
+pub struct StatusCounters {
+    route: String,
+    slots: Box<[OnceLock<Slot>]>,
+}
+
+struct Slot {
+    key: u32,
+    counter: IntCounter,
+}
+
+/// Table size: a power of two, well above the pairs a route usually sees.
+const COUNTER_SLOTS: usize = 64;
 
 impl StatusCounters {
     /// Handles for `route`.
     pub fn new(route: &str) -> Self {
         StatusCounters {
             route: route.to_string(),
-            slots: (0..STATUS_SLOTS).map(|_| OnceLock::new()).collect(),
+            slots: (0..COUNTER_SLOTS).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The counter for `status` (0 when no response was sent).
-    pub fn get(&self, status: u16) -> &IntCounter {
-        let slot = &self.slots[usize::from(status).min(STATUS_SLOTS - 1)];
-        slot.get_or_init(|| {
-            let label = status.to_string();
-            METRICS
-                .requests
-                .with_label_values(&[self.route.as_str(), label.as_str()])
-        })
+    /// Counts one request answered with `status` (0 when no response was
+    /// sent) over `protocol`.
+    pub fn inc(&self, status: u16, protocol: Protocol) {
+        let key = u32::from(status) << 3 | protocol as u32;
+        // Fibonacci hashing spreads neighbouring statuses over the table.
+        let start = (key.wrapping_mul(0x9E37_79B9) >> 26) as usize;
+        for probe in 0..COUNTER_SLOTS {
+            let slot = &self.slots[(start + probe) % COUNTER_SLOTS];
+            let found = slot.get_or_init(|| Slot {
+                key,
+                counter: self.resolve(status, protocol),
+            });
+            if found.key == key {
+                found.counter.inc();
+                return;
+            }
+        }
+        self.resolve(status, protocol).inc();
+    }
+
+    fn resolve(&self, status: u16, protocol: Protocol) -> IntCounter {
+        let label = status.to_string();
+        METRICS
+            .requests
+            .with_label_values(&[self.route.as_str(), label.as_str(), protocol.label()])
     }
 }
 
@@ -182,4 +236,47 @@ pub fn render() -> String {
         log::error!("encoding metrics failed: {e}");
     }
     String::from_utf8(buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(route: &str, status: &str, protocol: &str) -> u64 {
+        METRICS
+            .requests
+            .with_label_values(&[route, status, protocol])
+            .get()
+    }
+
+    #[test]
+    fn each_status_and_protocol_pair_has_its_own_series() {
+        let counters = StatusCounters::new("metrics-unit-pairs");
+        counters.inc(200, Protocol::Http1);
+        counters.inc(200, Protocol::Http1);
+        counters.inc(200, Protocol::H2c);
+        counters.inc(502, Protocol::Grpc);
+        assert_eq!(count("metrics-unit-pairs", "200", "http1"), 2);
+        assert_eq!(count("metrics-unit-pairs", "200", "h2c"), 1);
+        assert_eq!(count("metrics-unit-pairs", "502", "grpc"), 1);
+        assert_eq!(count("metrics-unit-pairs", "502", "http1"), 0);
+    }
+
+    #[test]
+    fn pairs_beyond_the_table_are_still_counted() {
+        let counters = StatusCounters::new("metrics-unit-overflow");
+        let protocols = [Protocol::Http1, Protocol::H2, Protocol::Websocket];
+        for status in 100..200u16 {
+            for protocol in protocols {
+                counters.inc(status, protocol);
+                counters.inc(status, protocol);
+            }
+        }
+        for status in 100..200u16 {
+            for protocol in protocols {
+                let status = status.to_string();
+                assert_eq!(count("metrics-unit-overflow", &status, protocol.label()), 2);
+            }
+        }
+    }
 }

@@ -280,6 +280,13 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let redirect = ctx
+            .route_and_cluster()
+            .and_then(|(r, _)| r.redirect_https.as_ref());
+        let redirect = redirect.filter(|_| ctx.rejection.is_none());
+        if crate::edge::redirect_https(session, redirect, ctx.client.tls).await? {
+            return Ok(true);
+        }
         let client_cert = ctx.client_cert.as_deref();
         let cert_refusal = ctx
             .route_and_cluster()
@@ -726,9 +733,10 @@ impl ProxyHttp for GatewayProxy {
                 cluster.endpoint(r).attempts().success.inc();
             }
         }
+        let protocol = crate::protocol_label::of(session);
         match route {
-            Some(route) => route.requests.get(status).inc(),
-            None => UNROUTED.get(status).inc(),
+            Some(route) => route.requests.inc(status, protocol),
+            None => UNROUTED.inc(status, protocol),
         }
         if let Some(route) = route {
             route.duration.observe(elapsed.as_secs_f64());

@@ -88,8 +88,10 @@ pub struct Route {
     pub config_index: usize,
     /// `gateway_request_duration_seconds{route}`.
     pub duration: Histogram,
-    /// `gateway_requests_total{route,status}`.
+    /// `gateway_requests_total{route,status,protocol}`.
     pub requests: StatusCounters,
+    /// `redirect_https`: plaintext requests get 308 to HTTPS.
+    pub redirect_https: Option<crate::edge::HttpsRedirect>,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
     /// Client authentication (`None`: the route is open).

@@ -5,6 +5,7 @@ use crate::admin::AdminApp;
 use crate::config::{Config, ConfigError, LoadedConfig};
 use crate::downstream_tls::TlsTerminated;
 use crate::drain::Drained;
+use crate::edge::{ClientConnections, EdgeListeners};
 use crate::proxy::GatewayProxy;
 use crate::reload::SighupReloader;
 use crate::state::GatewayState;
@@ -79,6 +80,7 @@ pub fn build(
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();
 
+    let edge = Arc::new(EdgeListeners::new(&config.gateway.listeners));
     // Plaintext HTTP/1.1, h2c, then HTTPS (whose handshake the gateway runs
     // itself, see `downstream_tls`).
     for (name, h2c, tls) in [
@@ -115,11 +117,13 @@ pub fn build(
             .map(|addr| ListenerConfig::tcp(addr.as_str()).l4_buffer(buffers));
         if tls {
             let app = TlsTerminated::new(drained, state.clone());
+            let app = ClientConnections::new(app, edge.clone(), state.clone());
             let mut service = Service::new(name.to_string(), app);
             listeners.for_each(|l| service.add_listener(l));
             server.add_service(service);
         } else {
-            let mut service = Service::new(name.to_string(), drained);
+            let app = ClientConnections::new(drained, edge.clone(), state.clone());
+            let mut service = Service::new(name.to_string(), app);
             listeners.for_each(|l| service.add_listener(l));
             server.add_service(service);
         }

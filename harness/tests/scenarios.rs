@@ -57,6 +57,7 @@ scenarios! {
     gcra => "gcra",
     graceful_sigterm => "graceful-sigterm",
     graceful_upgrade => "graceful-upgrade",
+    h2c_downstream => "h2c-downstream",
     h2c_upstream => "h2c-upstream",
     hot_reload => "hot-reload",
     mtls_downstream => "mtls-downstream",

@@ -179,6 +179,11 @@ pub struct ListenerConfig {
     /// Serve HTTPS (see docs/TLS.md); plaintext when absent.
     #[serde(default)]
     pub tls: Option<super::tls::ListenerTlsConfig>,
+    /// Every connection starts with a PROXY protocol v1 or v2 header (from a
+    /// load balancer), whose source address is the client; connections
+    /// without one are closed.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 /// The admin listener.
@@ -554,6 +559,9 @@ pub struct RouteConfig {
     /// in either direction before it is closed (docs/WEBSOCKET.md).
     #[serde(default = "default_websocket_idle_timeout")]
     pub websocket_idle_timeout: HumanDuration,
+    /// Answer plaintext requests with 308 to the first HTTPS listener.
+    #[serde(default)]
+    pub redirect_https: bool,
 }
 
 /// Request matcher; every given field must match.

@@ -356,6 +356,13 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
                 "expected a positive duration".into(),
             ));
         }
+        if route.redirect_https && !gw.listeners.iter().any(|l| l.tls.is_some()) {
+            return Err((
+                format!("{path}.redirect_https"),
+                "no listener has `tls`; redirect_https needs an HTTPS listener to send clients to"
+                    .into(),
+            ));
+        }
         super::security::validate_route_security(route, &gw.downstream, &path)?;
         if let Some(cache) = &route.cache {
             super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;

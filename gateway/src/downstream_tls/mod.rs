@@ -107,9 +107,9 @@ impl DownstreamTls {
 /// they apply on reload, as every connection takes them from the current
 /// generation; only turning TLS on or off needs a restart.
 pub fn same_sockets(old: &[ListenerConfig], new: &[ListenerConfig]) -> bool {
-    let sockets = |ls: &[ListenerConfig]| -> Vec<(SocketAddr, bool, bool)> {
+    let sockets = |ls: &[ListenerConfig]| -> Vec<(SocketAddr, bool, bool, bool)> {
         ls.iter()
-            .map(|l| (l.address.0, l.h2c, l.tls.is_some()))
+            .map(|l| (l.address.0, l.h2c, l.tls.is_some(), l.proxy_protocol))
             .collect()
     };
     sockets(old) == sockets(new)

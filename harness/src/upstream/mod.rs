@@ -19,8 +19,8 @@ mod raw;
 mod reset;
 mod reset_body;
 mod slow;
-mod websocket;
 mod unix;
+mod websocket;
 
 pub use body_mismatch::BodyMismatch;
 pub use cacheable::Cacheable;
