@@ -90,6 +90,8 @@ pub struct Route {
     pub duration: Histogram,
     /// `gateway_requests_total{route,status}`.
     pub requests: StatusCounters,
+    /// `gateway_grpc_responses_total{route,grpc_status}`.
+    pub grpc: crate::grpc::GrpcCounters,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
     /// Client authentication (`None`: the route is open).
