@@ -222,3 +222,65 @@ async fn unrouted_call_is_unimplemented() {
     .await
     .unwrap();
 }
+
+/// gRPC over an HTTPS listener with `h2: true` (ALPN h2) to the same h2c
+/// cluster: replies, trailers and the gateway's own status alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_over_an_https_listener_with_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = harness::certs::TestCerts::generate(dir.path()).unwrap();
+    let upstream = MockUpstream::start("grpc", GrpcEcho).await.unwrap();
+    let text = CONFIG.replace(
+        r#"- { address: "127.0.0.1:${port.proxy}", h2c: true }"#,
+        r#"- { address: "127.0.0.1:${port.proxy}", tls: { cert: "${certs.server_cert}", key: "${certs.server_key}", h2: true } }"#,
+    );
+    let mut template = Template::new(&text).upstream("grpc", upstream.addr());
+    for (key, value) in certs.vars() {
+        template = template.var(key, &value);
+    }
+    let gw = start(&template).await;
+    let client =
+        EchoClient::new_tls(gw.proxy_addr(), certs.ca(), "localhost", CALL_TIMEOUT).unwrap();
+
+    let out = client.stream(request("over tls", 4, 0)).await;
+    assert_eq!(
+        (out.code, out.replies, out.status_received),
+        (0, 4, true),
+        "{out:?}"
+    );
+    let out = client.stream(request("boom", 2, 9)).await;
+    assert_eq!(
+        (out.code, out.replies, out.message.as_str()),
+        (9, 2, "boom")
+    );
+    upstream.down().await;
+    let out = client.unary(request("x", 0, 0)).await;
+    assert_eq!((out.code, out.status_received), (14, true), "{out:?}");
+}
+
+/// gRPC clients send `te: trailers`; some servers refuse calls without it,
+/// so an HTTP/2 client's `te: trailers` must reach an h2c upstream.
+#[tokio::test(flavor = "multi_thread")]
+async fn te_trailers_reaches_an_h2c_upstream() {
+    let echo = MockUpstream::start("grpc", harness::upstream::Echo)
+        .await
+        .unwrap();
+    let gw = start(&Template::new(CONFIG).upstream("grpc", echo.addr())).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .unwrap();
+    let r = client
+        .post(gw.url("/echo.Echo/Unary"))
+        .header("te", "trailers")
+        .header("content-type", "application/grpc")
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .expect("h2c request");
+    assert_eq!(r.status(), 200);
+    let echoed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echoed["version"], "HTTP/2.0", "{echoed}");
+    assert_eq!(echoed["headers"]["te"], "trailers", "{echoed}");
+}

@@ -146,6 +146,29 @@ impl EchoClient {
         })
     }
 
+    /// Like [`EchoClient::new`], over TLS with ALPN `h2`: the server's
+    /// certificate is verified for `server_name` with the CA in `ca_pem`.
+    pub fn new_tls(
+        addr: std::net::SocketAddr,
+        ca_pem: &std::path::Path,
+        server_name: &str,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let ca = std::fs::read(ca_pem).map_err(|e| format!("{}: {e}", ca_pem.display()))?;
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+            .domain_name(server_name);
+        let endpoint = Endpoint::from_shared(format!("https://{addr}"))
+            .map_err(|e| format!("bad address {addr}: {e}"))?
+            .tls_config(tls)
+            .map_err(|e| format!("TLS settings: {e}"))?
+            .connect_timeout(timeout)
+            .timeout(timeout);
+        Ok(EchoClient {
+            grpc: tonic::client::Grpc::new(endpoint.connect_lazy()),
+        })
+    }
+
     /// One unary call.
     pub async fn unary(&self, req: EchoRequest) -> CallOutcome {
         self.call(UNARY_PATH, req).await
