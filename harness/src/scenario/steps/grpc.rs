@@ -152,3 +152,48 @@ fn check(step: &GrpcStep, outcomes: &[CallOutcome]) -> Result<String, String> {
         Err(format!("{}\n(saw {seen})", problems.join("\n")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(yaml: &str) -> GrpcStep {
+        serde_yaml::from_str(yaml).expect("step")
+    }
+
+    fn outcome(code: i32, replies: usize, received: bool) -> CallOutcome {
+        CallOutcome {
+            code,
+            message: if code == 0 { "" } else { "upstream failed" }.into(),
+            replies,
+            wrong_replies: 0,
+            status_received: received,
+        }
+    }
+
+    #[test]
+    fn counts_statuses_and_replies() {
+        let s = step("{ call: stream, requests: 2, messages: 3, expect: { grpc_status: { 0: 2 }, messages: 6 } }");
+        assert!(check(&s, &[outcome(0, 3, true), outcome(0, 3, true)]).is_ok());
+        let err = check(&s, &[outcome(0, 3, true), outcome(14, 0, true)]).unwrap_err();
+        assert!(err.contains("grpc-status counts"), "{err}");
+        assert!(err.contains("3 replies received, expected 6"), "{err}");
+    }
+
+    #[test]
+    fn a_status_not_received_fails_whatever_the_counts() {
+        let s = step("{ call: unary, requests: 1 }");
+        let err = check(&s, &[outcome(14, 0, false)]).unwrap_err();
+        assert!(err.contains("without a received grpc-status"), "{err}");
+    }
+
+    #[test]
+    fn unary_calls_cannot_ask_for_several_messages() {
+        let scenario: Scenario =
+            serde_yaml::from_str("{ name: t, gateway: { config: x }, steps: [] }").unwrap();
+        let s = step("{ call: unary, requests: 1, messages: 3 }");
+        assert_eq!(s.check(&scenario).unwrap_err().0, "messages");
+        let s = step("{ call: stream, requests: 1, status: 17 }");
+        assert_eq!(s.check(&scenario).unwrap_err().0, "status");
+    }
+}
