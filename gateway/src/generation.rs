@@ -109,6 +109,7 @@ impl Generation {
                 auth,
                 duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
                 requests: StatusCounters::new(&name),
+                grpc: crate::grpc::GrpcCounters::new(&name),
                 name,
                 host: HostMatch::new(rc.matcher.host.as_deref()),
                 prefix: rc.matcher.path_prefix.clone().unwrap_or_else(|| "/".into()),

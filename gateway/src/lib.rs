@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error_page;
 pub mod error_response;
 pub mod generation;
+pub mod grpc;
 pub mod header_timeout;
 pub mod headers;
 pub mod ip_rules;

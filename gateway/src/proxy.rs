@@ -34,6 +34,10 @@ const CLIENT_CLOSED: u16 = 499;
 /// `gateway_requests_total` handles for requests that matched no route.
 static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
 
+/// `gateway_grpc_responses_total` handles for calls that matched no route.
+static UNROUTED_GRPC: LazyLock<crate::grpc::GrpcCounters> =
+    LazyLock::new(|| crate::grpc::GrpcCounters::new("none"));
+
 /// The gateway proxy.
 pub struct GatewayProxy {
     state: Arc<GatewayState>,
@@ -84,6 +88,8 @@ pub struct RequestCtx {
     permits: crate::limits::Permits,
     /// Counts an upgraded WebSocket as open until the request ends.
     websocket: Option<crate::websocket::OpenWebSocket>,
+    /// Whether this is a gRPC call, and the status it ended with.
+    grpc: crate::grpc::GrpcCall,
 }
 
 impl RequestCtx {
@@ -125,9 +131,10 @@ impl RequestCtx {
 /// the route's error page, or gRPC).
 async fn respond_error(
     session: &mut Session,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     response: ErrorResponse,
 ) -> Result<()> {
+    ctx.grpc.on_gateway_error(response.status());
     let page = ctx
         .route_and_cluster()
         .and_then(|(r, _)| r.error_page.as_ref());
@@ -220,6 +227,7 @@ impl ProxyHttp for GatewayProxy {
             client_cert: None,
             permits: crate::limits::Permits::default(),
             websocket: None,
+            grpc: crate::grpc::GrpcCall::default(),
         }
     }
 
@@ -237,6 +245,7 @@ impl ProxyHttp for GatewayProxy {
         let downstream = &generation.downstream;
         downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
+        ctx.grpc = crate::grpc::GrpcCall::of(session.req_header());
         ctx.client = crate::client::ClientConn::of(session, &generation.client);
         ctx.client_ip = (ctx.client).client_ip(
             &session.req_header().headers,
@@ -513,6 +522,7 @@ impl ProxyHttp for GatewayProxy {
             route.response_headers.apply(upstream_response);
             ctx.websocket = route.websocket.on_response(session, upstream_response);
         }
+        ctx.grpc.on_response_header(upstream_response);
         if let Some(cookie) = ctx.pin_cookie.take() {
             upstream_response.append_header(SET_COOKIE, cookie)?;
         }
@@ -523,6 +533,16 @@ impl ProxyHttp for GatewayProxy {
             crate::cache::response_headers(session, &ctx.cache, upstream_response);
         }
         Ok(())
+    }
+
+    async fn response_trailer_filter(
+        &self,
+        _session: &mut Session,
+        upstream_trailers: &mut http::HeaderMap,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<bytes::Bytes>> {
+        ctx.grpc.on_trailers(upstream_trailers);
+        Ok(None)
     }
 
     fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
@@ -677,6 +697,13 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
         if let Some(sent) = session.response_written().map(|r| r.status.as_u16()) {
+            // A gRPC call ends with its error status in trailers instead.
+            if crate::grpc::end_with_error(session, &mut ctx.grpc, error_status(e)).await {
+                return FailToProxy {
+                    error_code: sent,
+                    can_reuse_downstream: false,
+                };
+            }
             // The client already has a response header (and maybe part of
             // the body): a second body would corrupt it. End the message as
             // incomplete instead: HTTP/1.1 closes without the final chunk
@@ -741,6 +768,7 @@ impl ProxyHttp for GatewayProxy {
         if let Some(route) = route {
             route.duration.observe(elapsed.as_secs_f64());
         }
+        ctx.grpc.record(route.map_or(&UNROUTED_GRPC, |r| &r.grpc));
         let access_log = self.state.access_log();
         if access_log.enabled() {
             let req = session.req_header();

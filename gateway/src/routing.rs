@@ -92,6 +92,8 @@ pub struct Route {
     pub requests: StatusCounters,
     /// `redirect_https`: plaintext requests get 308 to HTTPS.
     pub redirect_https: Option<crate::edge::HttpsRedirect>,
+    /// `gateway_grpc_responses_total{route,grpc_status}`.
+    pub grpc: crate::grpc::GrpcCounters,
     /// Response caching (`None`: the route does not cache).
     pub cache: Option<Arc<crate::cache::RouteCache>>,
     /// Client authentication (`None`: the route is open).

@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod certs;
 pub mod gateway;
+pub mod grpc;
 pub mod jwt;
 pub mod metrics;
 pub mod scenario;

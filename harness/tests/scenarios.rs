@@ -55,6 +55,7 @@ scenarios! {
     failover => "failover",
     flapping => "flapping",
     gcra => "gcra",
+    grpc => "grpc",
     graceful_sigterm => "graceful-sigterm",
     graceful_upgrade => "graceful-upgrade",
     h2c_downstream => "h2c-downstream",

@@ -65,6 +65,8 @@ pub enum BehaviourKind {
     Cacheable,
     /// WebSocket echo (every text and binary message sent back).
     Websocket,
+    /// gRPC echo service (unary and server streaming) over h2c.
+    Grpc,
 }
 
 /// A mock upstream and its behaviour.
@@ -204,6 +206,8 @@ step_kinds! {
     Exit(ExitStep) = "exit",
     /// Exchange messages over one WebSocket through the gateway.
     Websocket(WebSocketStep) = "websocket",
+    /// gRPC calls to the echo service, checked by status and replies.
+    Grpc(GrpcStep) = "grpc",
 }
 
 /// One WebSocket through the gateway: `messages` test messages sent in
@@ -234,6 +238,63 @@ pub struct WebSocketExpect {
     /// Every reply equals the message sent at its position.
     #[serde(default)]
     pub echoed_in_order: bool,
+}
+
+/// gRPC calls through an h2c listener to the `grpc` mock's echo service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcStep {
+    /// Which `${port.NAME}` listener (default `proxy`; it needs `h2c: true`).
+    #[serde(default = "default_listener")]
+    pub listener: String,
+    /// Which method.
+    pub call: GrpcCallKind,
+    /// How many calls.
+    pub requests: usize,
+    /// Calls in flight at once (streams on one h2c connection).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Replies asked of each `stream` call (default 1; unary: always 1).
+    #[serde(default = "default_messages")]
+    pub messages: u32,
+    /// A status the echo service ends each call with instead of OK, after
+    /// its replies (in the trailers) or alone (trailers-only).
+    #[serde(default)]
+    pub status: i32,
+    /// Per-call timeout.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// What must hold afterwards.
+    #[serde(default)]
+    pub expect: GrpcExpect,
+}
+
+/// The echo service's methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrpcCallKind {
+    /// `/echo.Echo/Unary`: one reply.
+    Unary,
+    /// `/echo.Echo/Stream`: `messages` replies.
+    Stream,
+}
+
+/// Checks on a batch of gRPC calls. Every call must end with a status that
+/// was received (a transport failure or a missing `grpc-status` fails the
+/// step), and every reply must echo its request in order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcExpect {
+    /// Exact counts of calls by final `grpc-status`; a status not listed
+    /// must not occur.
+    #[serde(default)]
+    pub grpc_status: Option<BTreeMap<i32, usize>>,
+    /// Replies received in total.
+    #[serde(default)]
+    pub messages: Option<usize>,
+    /// Text every non-OK `grpc-message` must contain.
+    #[serde(default)]
+    pub grpc_message_contains: Option<String>,
 }
 
 /// Background load: the keys of [`TrafficStep`], where `requests` is an
@@ -710,6 +771,9 @@ fn default_method() -> String {
     "GET".into()
 }
 fn default_concurrency() -> usize {
+    1
+}
+fn default_messages() -> u32 {
     1
 }
 fn default_listener() -> String {

@@ -128,7 +128,8 @@ pub(super) fn fixed_body(name: &str, spec: &UpstreamSpec) -> Option<Vec<u8>> {
         | BehaviourKind::StallBody
         | BehaviourKind::Reset
         | BehaviourKind::Cacheable
-        | BehaviourKind::Websocket => None,
+        | BehaviourKind::Websocket
+        | BehaviourKind::Grpc => None,
     }
 }
 
@@ -194,6 +195,7 @@ pub(super) fn build_behaviour(
         }
         BehaviourKind::Mtls => Arc::new(Mtls::new(certs, fixed())),
         BehaviourKind::Websocket => Arc::new(WebSocketEcho),
+        BehaviourKind::Grpc => Arc::new(crate::upstream::GrpcEcho),
     })
 }
 
@@ -313,6 +315,26 @@ impl Runner {
     pub(super) fn record_websocket(&mut self) {
         self.requests += 1;
         self.ledger.add(1);
+    }
+
+    /// Counts gRPC calls: `reached` certainly reached the gateway (it
+    /// counts each as one request); `unsure` failed in transport.
+    pub(super) fn record_calls(&mut self, reached: usize, unsure: usize) {
+        self.requests += reached + unsure;
+        self.ledger.add(reached);
+        self.ledger.add_uncertain(unsure);
+    }
+
+    /// The address of the `${port.NAME}` listener (plaintext).
+    pub(super) fn listener_addr(&self, listener: &str) -> Result<std::net::SocketAddr, String> {
+        let port = self
+            .gateway
+            .var(&format!("port.{listener}"))
+            .ok_or_else(|| format!("the config has no ${{port.{listener}}} listener"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("${{port.{listener}}} is not a port: {port}"))?;
+        Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// Counts what background load `name` sent, once joined.

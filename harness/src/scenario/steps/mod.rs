@@ -6,6 +6,7 @@
 mod assert_metric;
 mod assert_upstream;
 mod exit;
+mod grpc;
 mod join;
 mod reload;
 mod signal;
