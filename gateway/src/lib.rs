@@ -20,6 +20,7 @@ pub mod header_timeout;
 pub mod headers;
 pub mod ip_rules;
 pub mod limits;
+pub mod listener_match;
 pub mod metrics;
 pub mod netlist;
 pub mod normalize;

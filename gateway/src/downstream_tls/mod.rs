@@ -75,16 +75,7 @@ impl DownstreamTls {
     /// exact address, else a listener on the unspecified address
     /// (`0.0.0.0`, `[::]`) with the same port.
     pub fn find(&self, local: SocketAddr) -> Option<&ListenerTls> {
-        self.listeners
-            .iter()
-            .find(|l| l.address == local)
-            .or_else(|| {
-                self.listeners.iter().find(|l| {
-                    l.address.ip().is_unspecified()
-                        && l.address.port() == local.port()
-                        && l.address.is_ipv4() == local.is_ipv4()
-                })
-            })
+        crate::listener_match::find_listener(&self.listeners, local, |l| l.address)
     }
 
     /// Publishes `gateway_tls_certificate_expiry_seconds` for exactly the

@@ -55,16 +55,7 @@ impl EdgeListeners {
     /// The exact address, else a listener on the unspecified address with
     /// the same port.
     fn find(&self, local: SocketAddr) -> Option<&EdgeListener> {
-        self.listeners
-            .iter()
-            .find(|l| l.address == local)
-            .or_else(|| {
-                self.listeners.iter().find(|l| {
-                    l.address.ip().is_unspecified()
-                        && l.address.port() == local.port()
-                        && l.address.is_ipv4() == local.is_ipv4()
-                })
-            })
+        crate::listener_match::find_listener(&self.listeners, local, |l| l.address)
     }
 }
 
