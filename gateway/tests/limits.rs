@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::raw::{RawConn, EXCHANGE_DEADLINE};
+use common::raw::{RawConn, RawResponse, EXCHANGE_DEADLINE};
 use common::{config, start};
 use harness::upstream::{Fixed, Slow};
 use harness::{wait, MockUpstream, Template};
@@ -26,6 +26,22 @@ async fn status_of(conn: &mut RawConn, path: &str, client: &str) -> u16 {
         .status
 }
 
+/// Two requests from `client` pass on `conn` and the third is refused with
+/// 429; returns that response and its `Retry-After` in seconds. The
+/// connection stays open.
+async fn third_request_refused(conn: &mut RawConn, client: &str) -> (RawResponse, u64) {
+    assert_eq!(status_of(conn, "/", client).await, 200);
+    assert_eq!(status_of(conn, "/", client).await, 200);
+    assert!(conn.send(&get("/", client)).await);
+    let refused = conn.response(EXCHANGE_DEADLINE).await.expect("a response");
+    assert_eq!(refused.status, 429, "{}", refused.head);
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric Retry-After: {}", refused.head));
+    (refused, retry_after)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_over_its_rate_gets_429_with_retry_after_and_ratelimit_headers() {
     let up = MockUpstream::start("api", Fixed::ok("ok")).await.unwrap();
@@ -40,19 +56,10 @@ routes:
 "#;
     let gw = start(&Template::new(&config(body)).upstream("api", up.addr())).await;
     let mut conn = RawConn::connect(gw.proxy_addr()).await;
-    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
-    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
-
     // The third request of the burst on the same connection is refused,
     // and the connection stays open for the next one.
-    assert!(conn.send(&get("/", "a")).await);
-    let refused = conn.response(EXCHANGE_DEADLINE).await.expect("a response");
-    assert_eq!(refused.status, 429, "{}", refused.head);
+    let (refused, retry_after) = third_request_refused(&mut conn, "a").await;
     // One request per minute: the next is allowed about 60 s after the first.
-    let retry_after: u64 = refused
-        .header("retry-after")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no numeric Retry-After: {}", refused.head));
     assert!(
         (55..=60).contains(&retry_after),
         "Retry-After {retry_after}"
@@ -294,15 +301,7 @@ routes:
 "#;
     let gw = start(&Template::new(&config(body)).upstream("api", up.addr())).await;
     let mut conn = RawConn::connect(gw.proxy_addr()).await;
-    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
-    assert_eq!(status_of(&mut conn, "/", "a").await, 200);
-    assert!(conn.send(&get("/", "a")).await);
-    let refused = conn.response(EXCHANGE_DEADLINE).await.expect("a response");
-    assert_eq!(refused.status, 429, "{}", refused.head);
-    let retry_after: u64 = refused
-        .header("retry-after")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no numeric Retry-After: {}", refused.head));
+    let (refused, retry_after) = third_request_refused(&mut conn, "a").await;
     // The window frees room within two windows at most.
     assert!(
         (1..=120).contains(&retry_after),
