@@ -100,20 +100,34 @@ impl Template {
     }
 }
 
-/// Picks `n` distinct free loopback ports. All are bound at once and then
-/// released for the gateway to bind, so two names never get the same port.
+/// Ports this process has handed out. Pingora binds its listeners with
+/// `SO_REUSEPORT`, so two gateways given the same port would both start and
+/// share each other's connections: a port released here could be handed out
+/// again by the kernel to a test running in parallel before its gateway
+/// binds it. Never handing a port out twice per process rules that out.
+static HANDED_OUT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Picks `n` distinct free loopback ports, none handed out before by this
+/// process. All are bound at once and then released for the gateway to bind.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral loopback port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| {
-            l.local_addr()
-                .expect("a bound socket has an address")
-                .port()
-        })
-        .collect()
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held = Vec::new();
+    let mut ports = Vec::with_capacity(n);
+    while ports.len() < n {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral loopback port");
+        let port = listener
+            .local_addr()
+            .expect("a bound socket has an address")
+            .port();
+        if handed_out.insert(port) {
+            ports.push(port);
+        }
+        // Kept bound until all are chosen, so the kernel offers other ports.
+        held.push(listener);
+    }
+    ports
 }
 
 /// A running gateway child process.
@@ -417,5 +431,25 @@ impl Drop for GatewayProcess {
                 let _ = child.wait();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::free_ports;
+    use std::collections::HashSet;
+
+    #[test]
+    fn no_port_is_handed_out_twice_by_one_process() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..50).flat_map(|_| free_ports(3)).collect::<Vec<_>>()))
+            .collect();
+        let all: Vec<u16> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let distinct: HashSet<u16> = all.iter().copied().collect();
+        assert_eq!(all.len(), 600);
+        assert_eq!(distinct.len(), all.len());
     }
 }
