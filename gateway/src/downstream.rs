@@ -60,6 +60,12 @@ impl Downstream {
         }
     }
 
+    /// How long an idle HTTP/1.x keep-alive connection waits for its next
+    /// request.
+    pub fn keepalive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keepalive_secs)
+    }
+
     /// Checks the request target and header size limits.
     pub fn check_limits(&self, req: &RequestHeader) -> Result<(), LimitExceeded> {
         if req.raw_path().len() > self.max_uri_bytes {

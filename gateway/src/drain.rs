@@ -9,16 +9,20 @@
 //!
 //! It is also where each new client connection gets its request-header
 //! deadline ([`crate::header_timeout`]), read from the current generation so
-//! a reload applies to new connections.
+//! a reload applies to new connections, and where its requests are served
+//! ([`crate::keepalive`]); idle keep-alive connections are closed when the
+//! clean-up starts.
 
 use crate::header_timeout::HeaderDeadline;
+use crate::keepalive::{self, IdleWait};
 use crate::state::GatewayState;
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Longest clean-up delay; bounded by half the grace period as well.
 pub const MAX_DRAIN_DELAY: Duration = Duration::from_millis(500);
@@ -29,6 +33,8 @@ pub struct Drained<A> {
     inner: Arc<A>,
     delay: Duration,
     state: Arc<GatewayState>,
+    /// Set when the clean-up starts: idle connections close.
+    closing: watch::Sender<bool>,
 }
 
 impl<A> Drained<A> {
@@ -40,24 +46,37 @@ impl<A> Drained<A> {
             inner: Arc::new(inner),
             delay: MAX_DRAIN_DELAY.min(grace_period / 2),
             state,
+            closing: watch::Sender::new(false),
         }
     }
 }
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for Drained<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Drained<A> {
     async fn process_new(
         self: &Arc<Self>,
-        session: Stream,
+        stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let timeout = self.state.current().downstream.read_header_timeout;
-        let session = HeaderDeadline::wrap(session, timeout);
-        self.inner.process_new(session, shutdown).await
+        let (header_timeout, idle_timeout) = {
+            let generation = self.state.current();
+            let downstream = &generation.downstream;
+            (
+                downstream.read_header_timeout,
+                downstream.keepalive_timeout(),
+            )
+        };
+        let stream = HeaderDeadline::wrap(stream, header_timeout);
+        let idle = IdleWait {
+            timeout: idle_timeout,
+            closing: self.closing.subscribe(),
+        };
+        keepalive::serve(&self.inner, stream, shutdown, idle).await
     }
 
     async fn cleanup(&self) {
         tokio::time::sleep(self.delay).await;
-        self.inner.cleanup().await;
+        self.closing.send_replace(true);
+        ServerApp::cleanup(&*self.inner).await;
     }
 }

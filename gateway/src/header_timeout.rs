@@ -15,6 +15,12 @@
 //!
 //! Connections that speak HTTP/2 (the h2c preface, or `h2` by ALPN) are
 //! passed through untouched: their framing has no header blank line.
+//!
+//! The same watch tells the keep-alive loop ([`crate::keepalive`]) whether
+//! the session that just ended can have read bytes it did not use (a
+//! pipelined request): only when the request's reads ended exactly at its
+//! header's blank line and nothing was read after it
+//! ([`HeaderDeadline::nothing_read_ahead`]).
 
 use async_trait::async_trait;
 use pingora::protocols::{raw_connect::ProxyDigest, tls::SslDigest, tls::TlsRef, Stream};
@@ -44,6 +50,19 @@ enum Phase {
     Off,
 }
 
+/// What the reads of the current request say about bytes read ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadAhead {
+    /// The request's header end has not been seen yet.
+    Pending,
+    /// The header ended exactly at the end of a read, and nothing was read
+    /// since: every byte read belongs to this request's header.
+    None,
+    /// Bytes past the header end were read (a body, or a pipelined
+    /// request): the session may hold some for the next request.
+    Possible,
+}
+
 /// A client stream whose request headers must arrive within a deadline.
 pub struct HeaderDeadline {
     inner: Stream,
@@ -51,6 +70,7 @@ pub struct HeaderDeadline {
     phase: Phase,
     deadline: Pin<Box<Sleep>>,
     fresh: bool,
+    read_ahead: ReadAhead,
 }
 
 impl std::fmt::Debug for HeaderDeadline {
@@ -74,7 +94,15 @@ impl HeaderDeadline {
             phase: Phase::Idle,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             fresh: true,
+            read_ahead: ReadAhead::Pending,
         })
+    }
+
+    /// True when a final response has been written and every byte read
+    /// since the request began was its header, ending at the last byte
+    /// read: a session on this stream holds nothing for a next request.
+    pub fn nothing_read_ahead(&self) -> bool {
+        matches!(self.phase, Phase::Idle) && self.read_ahead == ReadAhead::None
     }
 
     /// Advances the phase over newly read bytes.
@@ -93,15 +121,24 @@ impl HeaderDeadline {
             Phase::Idle => {
                 let at = Instant::now() + self.timeout;
                 self.deadline.as_mut().reset(at);
+                self.read_ahead = ReadAhead::Pending;
                 0
             }
             Phase::Header { tail } => tail,
-            Phase::Body | Phase::Off => return,
+            Phase::Body => {
+                self.read_ahead = ReadAhead::Possible;
+                return;
+            }
+            Phase::Off => return,
         };
-        for &b in bytes {
+        for (i, &b) in bytes.iter().enumerate() {
             tail = tail << 8 | u32::from(b);
-            if tail == u32::from_be_bytes(*b"\r\n\r\n") || tail & 0xffff == 0x0a0a {
+            if ends_header(tail) {
                 self.phase = Phase::Body;
+                self.read_ahead = match self.read_ahead {
+                    ReadAhead::Pending if i + 1 == bytes.len() => ReadAhead::None,
+                    _ => ReadAhead::Possible,
+                };
                 return;
             }
         }
@@ -118,6 +155,12 @@ impl HeaderDeadline {
             self.phase = Phase::Idle;
         }
     }
+}
+
+/// A blank line as the header parser accepts it: `\n\n` or `\n\r\n`
+/// (which `\r\n\r\n` ends with).
+fn ends_header(tail: u32) -> bool {
+    tail & 0xffff == 0x0a0a || tail & 0x00ff_ffff == 0x000a_0d0a
 }
 
 impl AsyncRead for HeaderDeadline {
@@ -262,6 +305,7 @@ mod tests {
             phase: Phase::Idle,
             deadline: Box::pin(tokio::time::sleep(Duration::from_secs(1))),
             fresh: true,
+            read_ahead: ReadAhead::Pending,
         }
     }
 
@@ -293,5 +337,50 @@ mod tests {
         assert!(matches!(w.phase, Phase::Off));
         w.observe_read(b"\x00\x00\x12\x04");
         assert!(matches!(w.phase, Phase::Off));
+    }
+
+    #[tokio::test]
+    async fn a_lone_lf_before_crlf_ends_a_header_too() {
+        let mut w = watcher();
+        w.observe_read(b"GET / HTTP/1.1\r\nHost: a\n\r\n");
+        assert!(matches!(w.phase, Phase::Body));
+    }
+
+    #[tokio::test]
+    async fn nothing_read_ahead_when_reads_end_at_the_header_end() {
+        let mut w = watcher();
+        assert!(!w.nothing_read_ahead(), "no request has ended yet");
+        w.observe_read(b"G");
+        w.observe_read(b"ET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(!w.nothing_read_ahead(), "no response yet");
+        w.observe_write(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(w.nothing_read_ahead());
+        // The next request, read the same way, keeps the answer.
+        w.observe_read(b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+        w.observe_write(b"HTTP/1.1 204 No Content\r\n\r\n");
+        assert!(w.nothing_read_ahead());
+    }
+
+    #[tokio::test]
+    async fn bytes_past_the_header_end_may_be_read_ahead() {
+        // Pipelined: a second request in the read that ended the first.
+        let mut w = watcher();
+        w.observe_read(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n");
+        w.observe_write(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(!w.nothing_read_ahead());
+
+        // A body read after the header.
+        let mut w = watcher();
+        w.observe_read(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n");
+        w.observe_read(b"hi");
+        w.observe_write(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(!w.nothing_read_ahead());
+
+        // A read after the response began: the next request started.
+        let mut w = watcher();
+        w.observe_read(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        w.observe_write(b"HTTP/1.1 200 OK\r\n\r\n");
+        w.observe_read(b"GET /2");
+        assert!(!w.nothing_read_ahead());
     }
 }

@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod header_timeout;
 pub mod headers;
 pub mod ip_rules;
+pub mod keepalive;
 pub mod limits;
 pub mod listener_match;
 pub mod metrics;

@@ -240,6 +240,116 @@ async fn a_client_trickling_its_header_is_cut_off_while_others_are_served() {
     );
 }
 
+/// After an idle wait between requests, a burst of pipelined requests (and
+/// one with a body) is still answered in order, and so is a later single
+/// request: the first byte the idle connection waited for starts the next
+/// request rather than being lost, and bytes read ahead are kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelining_after_an_idle_wait_keeps_every_request() {
+    let echo = MockUpstream::start("echo", Echo).await.unwrap();
+    let gw = start(&template(echo.addr(), "")).await;
+    let mut conn = TcpStream::connect(gw.proxy_addr()).await.unwrap();
+    let rounds: [&[u8]; 4] = [
+        b"GET /app/1 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /app/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /app/3 HTTP/1.1\r\nHost: a\r\n\r\n\
+          POST /app/4 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          GET /app/5 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /app/6 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"G",
+    ];
+    let mut paths = Vec::new();
+    for (round, bytes) in rounds[..3].iter().enumerate() {
+        conn.write_all(bytes).await.unwrap();
+        let expected = [1, 4, 1][round];
+        let (text, closed) = read_responses(&mut conn, expected).await;
+        assert_eq!(
+            statuses(&text),
+            vec![200; expected],
+            "round {round}: {text}"
+        );
+        assert!(!closed, "round {round}: closed");
+        paths.extend(requests_seen(&text));
+    }
+    assert_eq!(
+        paths,
+        [
+            "GET /app/1",
+            "GET /app/2",
+            "GET /app/3",
+            "POST /app/4",
+            "GET /app/5",
+            "GET /app/6"
+        ]
+    );
+    // A request arriving in two parts after an idle wait.
+    conn.write_all(rounds[3]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    conn.write_all(b"ET /app/7 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let (text, _) = read_responses(&mut conn, 1).await;
+    assert_eq!(requests_seen(&text), ["GET /app/7"], "{text}");
+    assert_eq!(echo.hits(), 7);
+}
+
+/// `METHOD path` of each request the echo upstream described in `text`.
+fn requests_seen(text: &str) -> Vec<String> {
+    let field = |from: &str, name: &str| -> Option<String> {
+        let at = from.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        Some(from[at..at + from[at..].find('"')?].to_string())
+    };
+    text.split("HTTP/1.1 ")
+        .filter_map(|response| {
+            Some(format!(
+                "{} {}",
+                field(response, "method")?,
+                field(response, "path")?
+            ))
+        })
+        .collect()
+}
+
+/// The header deadline holds for a kept-alive connection's next request
+/// too: its clock starts at the request's first byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trickled_second_request_is_cut_off_by_the_header_deadline() {
+    let echo = MockUpstream::start("echo", Echo).await.unwrap();
+    let gw = start(&template(
+        echo.addr(),
+        "downstream: { read_header_timeout: 1s }",
+    ))
+    .await;
+    let mut conn = TcpStream::connect(gw.proxy_addr()).await.unwrap();
+    conn.write_all(b"GET /app/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let (text, _) = read_responses(&mut conn, 1).await;
+    assert_eq!(statuses(&text), vec![200]);
+    // One byte every 100 ms, for at most 10 s: the gateway must cut it off.
+    let started = Instant::now();
+    let mut cut_off = false;
+    for byte in b"GET /app/2 HTTP/1.1\r\nX-Slow: ".iter().cycle().take(100) {
+        if conn.write_all(&[*byte]).await.is_err() {
+            cut_off = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(100), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                cut_off = true;
+                break;
+            }
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    assert!(
+        cut_off,
+        "a trickled header was read for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(echo.hits(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_keepalive_connections_close_after_the_timeout() {
     let echo = MockUpstream::start("echo", Echo).await.unwrap();

@@ -1,5 +1,6 @@
 //! Graceful operation of the real binary: SIGTERM lets in-flight requests
-//! finish; SIGQUIT hands the listeners to a process started with `-u`.
+//! finish and closes idle keep-alive connections; SIGQUIT hands the
+//! listeners to a process started with `-u`.
 
 mod common;
 
@@ -8,6 +9,8 @@ use harness::upstream::{Fixed, Slow};
 use harness::{MockUpstream, Template};
 use nix::sys::signal::Signal;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 fn slow_config() -> String {
     config(
@@ -70,6 +73,86 @@ async fn sigterm_lets_an_in_flight_request_complete() {
     .await
     .unwrap();
     let exit = gw.wait_exit(Duration::from_secs(15)).await.unwrap();
+    assert!(exit.success(), "exit status {exit}");
+}
+
+/// An idle keep-alive connection is closed when the clean-up starts (half a
+/// second after SIGTERM at most), not kept until the process exits: the
+/// process is still serving a request that takes 6 s when it closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_closes_idle_keepalive_connections_while_requests_finish() {
+    let slow = MockUpstream::start(
+        "slow",
+        Slow {
+            delay: Duration::from_secs(6),
+            then: std::sync::Arc::new(Fixed::ok("done")),
+        },
+    )
+    .await
+    .unwrap();
+    let fast = MockUpstream::start("fast", Fixed::ok("fast"))
+        .await
+        .unwrap();
+    let yaml = config(
+        r#"
+clusters:
+  slow: { endpoints: [ { address: "${upstream.slow}", name: slow } ] }
+  fast: { endpoints: [ { address: "${upstream.fast}", name: fast } ] }
+routes:
+  - { name: fast, match: { path_prefix: /fast }, cluster: fast }
+  - { name: main, match: { path_prefix: / }, cluster: slow }
+"#,
+    )
+    .replace("grace_period_seconds: 1", "grace_period_seconds: 10");
+    let template = Template::new(&yaml)
+        .upstream("slow", slow.addr())
+        .upstream("fast", fast.addr());
+    let mut gw = start(&template).await;
+
+    let mut idle = TcpStream::connect(gw.proxy_addr()).await.unwrap();
+    idle.write_all(b"GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).ends_with("fast") {
+        let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut chunk))
+            .await
+            .expect("no response on the keep-alive connection")
+            .unwrap();
+        assert!(n > 0, "closed before the first response");
+        response.extend_from_slice(&chunk[..n]);
+    }
+
+    let url = gw.url("/");
+    let in_flight = tokio::spawn(async move {
+        let resp = common::client().get(url).send().await?;
+        Ok::<_, reqwest::Error>((resp.status().as_u16(), resp.text().await?))
+    });
+    harness::wait::until(
+        "the request to reach the upstream",
+        Duration::from_secs(5),
+        || async { (slow.hits() == 1).then_some(()) },
+    )
+    .await
+    .unwrap();
+    gw.signal(Signal::SIGTERM).unwrap();
+
+    let read = tokio::time::timeout(Duration::from_secs(20), idle.read(&mut chunk)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the idle connection stayed open: {read:?}"
+    );
+    assert!(
+        !in_flight.is_finished(),
+        "the idle connection was only closed once the slow request had finished"
+    );
+    let (status, body) = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request failed");
+    assert_eq!((status, body.as_str()), (200, "done"));
+    let exit = gw.wait_exit(Duration::from_secs(20)).await.unwrap();
     assert!(exit.success(), "exit status {exit}");
 }
 
