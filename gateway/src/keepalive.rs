@@ -93,7 +93,10 @@ where
 async fn speaks_http1<A: HttpServerApp>(app: &Arc<A>, stream: &mut Stream) -> Option<bool> {
     let options = app.server_options();
     if options.is_some_and(|o| o.force_custom)
-        || matches!(stream.selected_alpn_proto(), Some(ALPN::H2 | ALPN::Custom(_)))
+        || matches!(
+            stream.selected_alpn_proto(),
+            Some(ALPN::H2 | ALPN::Custom(_))
+        )
     {
         return Some(false);
     }

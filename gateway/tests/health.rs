@@ -222,3 +222,48 @@ routes:
         0.0
     );
 }
+
+/// HTTP checks speak the cluster's protocol: an upstream that only speaks
+/// h2c (prior knowledge) is checked over h2c, and a failing status still
+/// takes it out.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_checks_of_an_h2c_cluster_speak_h2c() {
+    let inner = std::sync::Arc::new(Fixed::ok("h2c"));
+    let up = MockUpstream::start("up", harness::upstream::H2cOnly { inner })
+        .await
+        .unwrap();
+    let body = r#"
+clusters:
+  pool:
+    endpoints: [ { address: "${upstream.up}", name: up } ]
+    protocol: h2c
+    health_check: { kind: http, path: /healthz, expect_status: 200, interval: 100ms, unhealthy_after: 1, healthy_after: 2 }
+routes:
+  - { name: all, match: { path_prefix: / }, cluster: pool }
+"#;
+    let gw = start(&Template::new(&config(body)).upstream("up", up.addr())).await;
+    harness::wait::until("two passing h2c checks", DEADLINE, || async {
+        (up.health_checks() >= 2).then_some(())
+    })
+    .await
+    .unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "up")],
+        1.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&gw, "/x", &[]).await.status, 200);
+
+    up.set_health_status(503);
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "up")],
+        0.0,
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+}

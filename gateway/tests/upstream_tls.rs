@@ -331,8 +331,7 @@ fn tls_keys_are_validated_with_the_protocol() {
         assert!(got.contains(want), "{tls} / {protocol}: {got}");
     }
 
-    // HTTP checks speak HTTP/1.1 over the cluster's TLS: fine for http1,
-    // refused for an h2-only cluster.
+    // HTTP checks speak the cluster's protocol over its TLS.
     let with_http_check = |protocol: &str| {
         let yaml = tls_config("{}").replace(
             "      tls:",
@@ -343,8 +342,56 @@ fn tls_keys_are_validated_with_the_protocol() {
         parse(&yaml, "t.yaml", &|_| None)
     };
     assert!(with_http_check("http1").is_ok());
-    let got = with_http_check("h2").unwrap_err();
-    assert_eq!(got.location, "gateway.clusters.api.health_check.kind");
+    assert!(with_http_check("h2").is_ok());
+}
+
+/// An `http` check of an `h2` TLS cluster negotiates h2 with the cluster's
+/// CA and client certificate, and its verdict follows the answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_checks_of_an_h2_cluster_run_over_tls_and_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::generate(dir.path()).unwrap();
+    let mtls = MockUpstream::start("mtls", Mtls::new(&certs, Arc::new(Echo)))
+        .await
+        .unwrap();
+    let body = r#"
+clusters:
+  h2:
+    endpoints: [ { address: "${upstream.mtls}", name: mtls } ]
+    protocol: h2
+    tls: { ca: "${certs.ca}", client_cert: "${certs.client_cert}", client_key: "${certs.client_key}" }
+    health_check: { kind: http, path: /healthz, expect_status: 200, interval: 100ms, unhealthy_after: 1, healthy_after: 2 }
+routes:
+  - { name: h2, match: { path_prefix: / }, cluster: h2 }
+"#;
+    let template = certs
+        .vars()
+        .into_iter()
+        .fold(Template::new(&config(body)), |t, (k, v)| t.var(k, &v))
+        .upstream("mtls", mtls.addr());
+    let gw = start(&template).await;
+    harness::wait::until("two passing checks", Duration::from_secs(10), || async {
+        (mtls.health_checks() >= 2).then_some(())
+    })
+    .await
+    .unwrap();
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "mtls")],
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    mtls.set_health_status(503);
+    gw.wait_metric(
+        "gateway_upstream_healthy",
+        &[("endpoint", "mtls")],
+        0.0,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -29,12 +29,5 @@ pub(super) fn tls_problem(cluster: &ClusterConfig, path: &str) -> Option<(String
             }
         }
     }
-    let check = cluster.health_check.as_ref()?;
-    (check.kind == HealthCheckKind::Http && cluster.protocol == UpstreamProtocol::H2).then(|| {
-        (
-            format!("{path}.health_check.kind"),
-            "http health checks speak HTTP/1.1 and this `h2` cluster offers only HTTP/2; use `tcp`"
-                .into(),
-        )
-    })
+    None
 }

@@ -1,25 +1,21 @@
-//! Active health checks (TCP or Unix socket connect, or HTTP/1.1 GET, over
-//! TLS on TLS clusters) and the background service that runs them at each
-//! cluster's interval.
+//! Active health checks (TCP or Unix socket connect, or an HTTP GET in the
+//! cluster's protocol, see [`super::health_http`]) and the background
+//! service that runs them at each cluster's interval.
 
 use super::address;
 use super::endpoint::Endpoint;
+use super::health_http;
 use crate::config::{HealthCheckConfig, HealthCheckKind};
 use crate::metrics::METRICS;
 use crate::state::GatewayState;
 use async_trait::async_trait;
-use pingora::connectors::TransportConnector;
 use pingora::lb::health_check::HealthCheck;
 use pingora::lb::Backend;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use pingora::{Error, ErrorType, Result};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Largest HTTP health response read; the rest is ignored.
-const MAX_CHECK_RESPONSE: usize = 64 * 1024;
 
 /// How often the service looks for clusters whose check is due.
 const SCHEDULER_TICK: Duration = Duration::from_millis(50);
@@ -29,8 +25,8 @@ pub struct ActiveCheck {
     cluster: String,
     kind: HealthCheckKind,
     path: String,
-    /// The request when `host` is configured; built per endpoint otherwise.
-    fixed_request: Option<Vec<u8>>,
+    /// `Host` of the check request; the endpoint's address when unset.
+    host: Option<String>,
     expect_status: Option<u16>,
     expect_body: Option<String>,
     timeout: Duration,
@@ -46,7 +42,7 @@ impl ActiveCheck {
         ActiveCheck {
             cluster: cluster.to_string(),
             kind: cfg.kind,
-            fixed_request: cfg.host.as_deref().map(|host| check_request(&path, host)),
+            host: cfg.host.clone(),
             path,
             expect_status: cfg.expect_status,
             expect_body: cfg.expect_body.clone(),
@@ -70,32 +66,11 @@ impl ActiveCheck {
             if self.kind == HealthCheckKind::Tcp {
                 return address::connect(&ep.addr).await;
             }
-            let mut stream = connect_for_http(ep).await?;
-            let request = match &self.fixed_request {
-                Some(r) => std::borrow::Cow::Borrowed(r),
-                None => std::borrow::Cow::Owned(check_request(
-                    &self.path,
-                    &address::default_host(&ep.addr),
-                )),
+            let host = match &self.host {
+                Some(host) => std::borrow::Cow::Borrowed(host.as_str()),
+                None => std::borrow::Cow::Owned(address::default_host(&ep.addr)),
             };
-            stream
-                .write_all(&request)
-                .await
-                .map_err(|e| Error::because(ErrorType::WriteError, "health check write", e))?;
-            let mut response = Vec::with_capacity(1024);
-            let mut chunk = [0u8; 4096];
-            while response.len() < MAX_CHECK_RESPONSE {
-                match stream.read(&mut chunk).await {
-                    Ok(0) => break,
-                    Ok(n) => response.extend_from_slice(&chunk[..n]),
-                    // A TLS server closing without close_notify after its
-                    // answer: judge what arrived.
-                    Err(_) if !response.is_empty() => break,
-                    Err(e) => {
-                        return Err(Error::because(ErrorType::ReadError, "health check read", e))
-                    }
-                }
-            }
+            let response = health_http::exchange(ep, &self.path, &host).await?;
             self.judge(&response)
         };
         match tokio::time::timeout(self.timeout, work).await {
@@ -104,13 +79,8 @@ impl ActiveCheck {
         }
     }
 
-    fn judge(&self, response: &[u8]) -> Result<()> {
-        let status = parse_status(response).ok_or_else(|| {
-            Error::explain(
-                ErrorType::InvalidHTTPHeader,
-                "health check got no HTTP status line",
-            )
-        })?;
+    fn judge(&self, response: &health_http::CheckResponse) -> Result<()> {
+        let status = response.status;
         let status_ok = match self.expect_status {
             Some(expected) => status == expected,
             None => (200..400).contains(&status),
@@ -122,8 +92,7 @@ impl ActiveCheck {
             );
         }
         if let Some(needle) = &self.expect_body {
-            let body_start = find(response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
-            if find(&response[body_start..], needle.as_bytes()).is_none() {
+            if find(&response.body, needle.as_bytes()).is_none() {
                 return Error::e_explain(
                     ErrorType::InvalidHTTPHeader,
                     format!("health check body lacks `{needle}`"),
@@ -132,35 +101,6 @@ impl ActiveCheck {
         }
         Ok(())
     }
-}
-
-/// A new connection for an HTTP check, made as the proxy makes them (TCP or
-/// Unix socket; over TLS with the cluster's CA, client certificate, server
-/// name and verification), offering only HTTP/1.1. Never pooled: a failed
-/// TLS handshake fails the check.
-async fn connect_for_http(ep: &Endpoint) -> Result<pingora::protocols::Stream> {
-    static CONNECTOR: OnceLock<TransportConnector> = OnceLock::new();
-    let mut peer = ep.peer.clone();
-    peer.options.set_http_version(1, 1);
-    CONNECTOR
-        .get_or_init(|| TransportConnector::new(None))
-        .new_stream(&peer)
-        .await
-}
-
-fn check_request(path: &str, host: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: gateway-health-check\r\nConnection: close\r\n\r\n")
-        .into_bytes()
-}
-
-fn parse_status(response: &[u8]) -> Option<u16> {
-    let line_end = find(response, b"\r\n")?;
-    let line = std::str::from_utf8(&response[..line_end]).ok()?;
-    let mut parts = line.split(' ');
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    parts.next()?.parse().ok()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -256,18 +196,5 @@ impl BackgroundService for HealthService {
                 _ = tokio::time::sleep(SCHEDULER_TICK) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_status_lines() {
-        assert_eq!(parse_status(b"HTTP/1.1 204 No Content\r\n\r\n"), Some(204));
-        assert_eq!(parse_status(b"HTTP/1.0 503\r\n"), Some(503));
-        assert_eq!(parse_status(b"garbage\r\n"), None);
-        assert_eq!(parse_status(b"HTTP/1.1 200 OK"), None);
     }
 }

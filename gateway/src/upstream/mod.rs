@@ -5,6 +5,7 @@ mod address;
 mod clock;
 mod endpoint;
 mod health;
+mod health_http;
 mod passive;
 mod pool;
 mod retry;
