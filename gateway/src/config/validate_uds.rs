@@ -1,15 +1,14 @@
-//! Checks for Unix socket endpoints and HTTP health checks on TLS clusters.
+//! Checks for Unix socket endpoints on TLS clusters.
 //!
 //! TLS over a Unix socket is refused: the socket is local, its file
 //! permissions already decide who may connect, and there is no host name to
 //! verify a certificate against.
 
-use super::model::{ClusterConfig, HealthCheckKind, UpstreamProtocol};
+use super::model::ClusterConfig;
 use super::values::EndpointAddress;
 
 /// The first problem with a TLS cluster (`path` is its key path): a Unix
-/// socket endpoint, or an `http` health check on an `h2` cluster (the check
-/// speaks HTTP/1.1).
+/// socket endpoint.
 pub(super) fn tls_problem(cluster: &ClusterConfig, path: &str) -> Option<(String, String)> {
     cluster.tls.as_ref()?;
     let pools = [
