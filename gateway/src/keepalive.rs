@@ -20,10 +20,12 @@
 
 use crate::header_timeout::HeaderDeadline;
 use bytes::BytesMut;
-use pingora::apps::{HttpServerApp, ServerApp};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -38,6 +40,9 @@ const HEADER_BUFFER: usize = 4096;
 /// Pingora's keep-alive timeout for a connection's first session; the
 /// gateway sets its own on each request (`gateway.downstream`).
 const INITIAL_KEEPALIVE_SECS: u64 = 60;
+
+/// A session being served, as Pingora's app returns it.
+type Session<'a> = Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'a>>;
 
 /// How an idle connection waits for its next request.
 pub struct IdleWait {
@@ -60,13 +65,7 @@ where
     if !speaks_http1(app, &mut stream).await? {
         return ServerApp::process_new(app, stream, shutdown).await;
     }
-    let mut session = ServerSession::new_http1(stream);
-    session.set_keepalive((!*shutdown.borrow()).then_some(INITIAL_KEEPALIVE_SECS));
-    session.set_keepalive_reuses_remaining(
-        app.server_options()
-            .and_then(|options| options.keepalive_request_limit),
-    );
-    let mut result = app.process_new_http(session, shutdown).await;
+    let mut result = first_session(app, stream, shutdown).await;
     let mut wait_idle = true;
     while let Some(reused) = result {
         let (mut stream, settings) = reused.consume();
@@ -76,16 +75,46 @@ where
         } else {
             None
         };
-        let mut session = ServerSession::new_http1(stream);
-        if let Some(settings) = settings {
-            settings.apply_to_session(&mut session);
-        }
-        if let Some(first) = first {
-            session.set_pipelined_prefix(first);
-        }
-        result = app.process_new_http(session, shutdown).await;
+        result = next_session(app, stream, settings, first, shutdown).await;
     }
     None
+}
+
+/// The boxed future of a connection's first session. Sessions are built
+/// outside `serve`'s own state so that it stays small while idle.
+fn first_session<'a, A>(app: &'a Arc<A>, stream: Stream, shutdown: &'a ShutdownWatch) -> Session<'a>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    let mut session = ServerSession::new_http1(stream);
+    session.set_keepalive((!*shutdown.borrow()).then_some(INITIAL_KEEPALIVE_SECS));
+    session.set_keepalive_reuses_remaining(
+        app.server_options()
+            .and_then(|options| options.keepalive_request_limit),
+    );
+    app.process_new_http(session, shutdown)
+}
+
+/// The boxed future of a kept-alive connection's next session, starting
+/// with `first` when the loop waited for it.
+fn next_session<'a, A>(
+    app: &'a Arc<A>,
+    stream: Stream,
+    settings: Option<HttpPersistentSettings>,
+    first: Option<BytesMut>,
+    shutdown: &'a ShutdownWatch,
+) -> Session<'a>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    let mut session = ServerSession::new_http1(stream);
+    if let Some(settings) = settings {
+        settings.apply_to_session(&mut session);
+    }
+    if let Some(first) = first {
+        session.set_pipelined_prefix(first);
+    }
+    app.process_new_http(session, shutdown)
 }
 
 /// False for what Pingora serves as HTTP/2 or as a custom protocol; `None`
