@@ -263,12 +263,31 @@ pub fn nginx_cmd(
     listen_options: &str,
     server_extra: &str,
 ) -> Result<std::process::Command, String> {
+    let conf = nginx_conf(s, addr, listen_options, server_extra);
+    let conf_path = write(s.dir, conf_name, &conf)?;
+    let mut cmd = pinned(&s.pinning.proxy, Path::new("nginx"));
+    cmd.arg("-p")
+        .arg(s.dir)
+        .arg("-e")
+        .arg(s.dir.join("nginx-error.log"))
+        .arg("-c")
+        .arg(conf_path);
+    Ok(cmd)
+}
+
+/// The nginx config text of [`nginx_cmd`].
+fn nginx_conf(
+    s: &RunSettings,
+    addr: SocketAddr,
+    listen_options: &str,
+    server_extra: &str,
+) -> String {
     let access_log = if s.logs {
         format!("{}/nginx-access.log combined buffer=64k", s.dir.display())
     } else {
         "off".into()
     };
-    let conf = render(
+    render(
         NGINX_TEMPLATE,
         &[
             ("workers", s.workers.to_string()),
@@ -279,16 +298,7 @@ pub fn nginx_cmd(
             ("upstream", s.upstream.to_string()),
             ("access_log", access_log),
         ],
-    );
-    let conf_path = write(s.dir, conf_name, &conf)?;
-    let mut cmd = pinned(&s.pinning.proxy, Path::new("nginx"));
-    cmd.arg("-p")
-        .arg(s.dir)
-        .arg("-e")
-        .arg(s.dir.join("nginx-error.log"))
-        .arg("-c")
-        .arg(conf_path);
-    Ok(cmd)
+    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
@@ -305,6 +315,49 @@ pub fn settle_pids(target: &mut Target) {
             if !workers.is_empty() {
                 target.pids = workers;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_config_fills_every_placeholder_for_each_listener_kind() {
+        let pinning = Pinning {
+            proxy: None,
+            load: None,
+            note: String::new(),
+        };
+        let s = RunSettings {
+            dir: Path::new("/tmp/run"),
+            bin_dir: Path::new("/tmp/bin"),
+            upstream: "127.0.0.1:9000".parse().unwrap(),
+            workers: 1,
+            logs: false,
+            body_1k: false,
+            gateway_read_buffer: None,
+            pinning: &pinning,
+            wrapper: None,
+        };
+        let addr: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        for (options, extra, listen) in [
+            ("", "", "listen 127.0.0.1:8443 backlog=4096;"),
+            (
+                "ssl ",
+                "        ssl_certificate c.pem;\n",
+                "listen 127.0.0.1:8443 ssl backlog=4096;",
+            ),
+            ("http2 ", "", "listen 127.0.0.1:8443 http2 backlog=4096;"),
+        ] {
+            let conf = nginx_conf(&s, addr, options, extra);
+            assert!(!conf.contains("{{"), "unfilled placeholder in:\n{conf}");
+            assert!(conf.contains(listen), "{listen} missing in:\n{conf}");
+            assert!(
+                conf.contains(&format!("{listen}\n{extra}        location / {{")),
+                "{conf}"
+            );
         }
     }
 }
