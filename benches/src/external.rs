@@ -55,6 +55,8 @@ impl ExternalProxy {
                 ("workers", "1".into()),
                 ("dir", dir.path().display().to_string()),
                 ("listen", addr.to_string()),
+                ("listen_options", String::new()),
+                ("server_extra", String::new()),
                 ("upstream", upstream.to_string()),
                 ("access_log", "off".into()),
             ],

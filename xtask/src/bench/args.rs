@@ -14,6 +14,12 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
   --body small|1k     response body size; default small
   --targets A,B,...   only these of direct, pingora-bare, gateway,
                       gateway-full, gateway-cache-hit, nginx, haproxy
+  --protocols A,B,... which protocol sets run: http1 (every target above),
+                      https (keep-alive over TLS), https-handshake (a new
+                      TLS connection per request), h2c (h2load, HTTP/2 with
+                      prior knowledge); default: all (h2c skipped with a
+                      note when h2load is missing). The https and h2c sets
+                      measure direct, gateway and nginx
   --gateway-read-buffer SIZE
                       gateway.downstream.read_buffer for both gateway
                       targets (e.g. 0, 4KiB, 64KiB); default: as shipped
@@ -47,6 +53,8 @@ pub struct BenchArgs {
     pub logs: Logs,
     pub body_1k: bool,
     pub targets: Option<Vec<String>>,
+    /// Protocol sets to run, in [`PROTOCOLS`] order.
+    pub protocols: Vec<&'static str>,
     /// `gateway.downstream.read_buffer` for the gateway targets.
     pub gateway_read_buffer: Option<String>,
     pub idle_conns: usize,
@@ -68,6 +76,9 @@ pub const TARGETS: [&str; 7] = [
     "haproxy",
 ];
 
+/// Every protocol set, in run order.
+pub const PROTOCOLS: [&str; 4] = ["http1", "https", "https-handshake", "h2c"];
+
 fn positive(flag: &str, value: Option<&String>) -> Result<u64, String> {
     let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
     value
@@ -87,6 +98,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
         logs: Logs::On,
         body_1k: false,
         targets: None,
+        protocols: PROTOCOLS.to_vec(),
         gateway_read_buffer: None,
         idle_conns: 2000,
         check: None,
@@ -135,6 +147,20 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
                 }
                 out.targets = Some(names);
             }
+            "--protocols" => {
+                let list = it.next().ok_or("--protocols needs a list")?;
+                let names: Vec<&str> = list.split(',').collect();
+                if let Some(bad) = names.iter().find(|n| !PROTOCOLS.contains(n)) {
+                    return Err(format!(
+                        "--protocols: unknown protocol set `{bad}`; expected some of {}",
+                        PROTOCOLS.join(", ")
+                    ));
+                }
+                out.protocols = PROTOCOLS
+                    .into_iter()
+                    .filter(|p| names.contains(p))
+                    .collect();
+            }
             "--gateway-read-buffer" => {
                 let v = it.next().ok_or("--gateway-read-buffer needs a size")?;
                 if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -176,6 +202,9 @@ mod tests {
             (1, 5, 32, 3)
         );
         assert_eq!((a.logs, a.idle_conns), (Logs::On, 2000));
+        assert_eq!(a.protocols, PROTOCOLS);
+        let p = parse(&args("--protocols h2c,https")).unwrap();
+        assert_eq!(p.protocols, ["https", "h2c"], "run order, not flag order");
         let q = parse(&args("--quick --rounds 2")).unwrap();
         assert_eq!((q.duration_s, q.rounds, q.idle_conns), (1, 2, 200));
     }
@@ -187,6 +216,8 @@ mod tests {
             ("--duration", "--duration needs a value"),
             ("--logs maybe", "--logs takes on, off or both"),
             ("--targets gateway,envoy", "unknown target `envoy`"),
+            ("--protocols https,h3", "unknown protocol set `h3`"),
+            ("--protocols", "--protocols needs a list"),
             ("--frobnicate", "unknown flag `--frobnicate`"),
             (
                 "--gateway-read-buffer 4:KiB",

@@ -6,9 +6,11 @@
 
 mod args;
 mod cost;
+mod h2load;
 mod http;
 mod idle;
 mod procs;
+mod protocols;
 mod report;
 mod targets;
 mod wrk;
@@ -94,14 +96,30 @@ fn build() -> Result<(), String> {
     crate::run(build)
 }
 
-/// Starts the upstream and reads the address it prints.
+/// The started upstream: its index in [`Children`] and its addresses.
+pub struct Upstream {
+    pub index: usize,
+    /// Plaintext HTTP/1.1, what every proxy forwards to.
+    pub addr: SocketAddr,
+    /// HTTPS and h2c listeners (`direct` of the protocol sets), when asked.
+    pub tls: Option<SocketAddr>,
+    pub h2c: Option<SocketAddr>,
+}
+
+/// Starts the upstream and reads the addresses it prints. With
+/// `tls_and_h2c` it also writes the test certificates into `dir`
+/// (`server.pem`, `server-key.pem`) and serves HTTPS and h2c.
 fn start_upstream(
     children: &mut Children,
     bin_dir: &Path,
     dir: &Path,
     pinning: &Pinning,
-) -> Result<(usize, SocketAddr), String> {
-    let cmd = procs::pinned(&pinning.load, &bin_dir.join("bench-upstream"));
+    tls_and_h2c: bool,
+) -> Result<Upstream, String> {
+    let mut cmd = procs::pinned(&pinning.load, &bin_dir.join("bench-upstream"));
+    if tls_and_h2c {
+        cmd.arg("--certs").arg(dir).arg("--h2c");
+    }
     let index = children.spawn(
         "bench-upstream",
         cmd,
@@ -115,21 +133,34 @@ fn start_upstream(
         .stdout
         .take()
         .ok_or("bench-upstream: no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| format!("reading bench-upstream's address: {e}"))?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|a| a.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "bench-upstream printed {line:?}, expected `listening ADDR`; its log:\n{}",
-                children.get(index).log_tail()
-            )
-        })?;
-    Ok((index, addr))
+    let mut reader = BufReader::new(stdout);
+    let mut read = |prefix: &str| -> Result<SocketAddr, String> {
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| format!("reading bench-upstream's address: {e}"))?;
+        line.trim()
+            .strip_prefix(prefix)
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "bench-upstream printed {line:?}, expected `{prefix} ADDR`; its log:\n{}",
+                    children.get(index).log_tail()
+                )
+            })
+    };
+    let addr = read("listening ")?;
+    let (tls, h2c) = if tls_and_h2c {
+        (Some(read("tls ")?), Some(read("h2c ")?))
+    } else {
+        (None, None)
+    };
+    Ok(Upstream {
+        index,
+        addr,
+        tls,
+        h2c,
+    })
 }
 
 /// `--cost`: allocations and instructions per request of each proxy.
@@ -141,7 +172,7 @@ fn run_cost(args: &BenchArgs) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let pinning = Pinning::plan(args.workers);
     let mut children = Children::default();
-    let (_, upstream) = start_upstream(&mut children, &bin_dir, &dir, &pinning)?;
+    let upstream = start_upstream(&mut children, &bin_dir, &dir, &pinning, false)?.addr;
     let names = chosen_targets(args);
     let logs = args.logs != Logs::Off;
     println!(
@@ -233,24 +264,44 @@ fn run(args: &BenchArgs) -> Result<(), String> {
         Logs::Off => &[false],
         Logs::Both => &[true, false],
     };
+    let http1 = args.protocols.contains(&"http1");
+    let sets: Vec<&'static str> = args
+        .protocols
+        .iter()
+        .copied()
+        .filter(|p| *p != "http1" && protocols::available(p))
+        .collect();
+    let set_names: Vec<&'static str> = names
+        .iter()
+        .copied()
+        .filter(|n| protocols::SET_TARGETS.contains(n))
+        .collect();
     let mut first_ratios = None;
     for (i, &logs) in modes.iter().enumerate() {
         let dir = out_dir.join(if logs { "run-logs-on" } else { "run-logs-off" });
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let idle = if i == 0 { idle_conns } else { 0 };
-        let results = run_mode(args, &names, &bin_dir, &dir, &pinning, logs, idle)?;
         let label = if logs { "on" } else { "off" };
-        println!("\naccess logs {label} ({} workers):", args.workers);
-        print!("{}", report::table(&results));
-        if let Some(t) = report::idle_table(&results) {
-            println!("\nidle keep-alive connections:");
-            print!("{t}");
+        let results = if http1 {
+            run_mode(args, &names, &bin_dir, &dir, &pinning, logs, idle)?
+        } else {
+            Vec::new()
+        };
+        if http1 {
+            println!("\nhttp1, access logs {label} ({} workers):", args.workers);
+            print!("{}", report::table(&results));
+            if let Some(t) = report::idle_table(&results) {
+                println!("\nidle keep-alive connections:");
+                print!("{t}");
+            }
         }
         let ratios = report::ratios(&results);
-        println!("\nratios (median req/s; cpu: median CPU per request, lower is better):");
-        for (k, v) in &ratios {
-            println!("  {k:<22} {v:.3}");
+        if http1 {
+            println!("\nratios (median req/s; cpu: median CPU per request, lower is better):");
+            for (k, v) in &ratios {
+                println!("  {k:<22} {v:.3}");
+            }
         }
         let settings = json!({
             "duration_s": args.duration_s,
@@ -260,8 +311,37 @@ fn run(args: &BenchArgs) -> Result<(), String> {
             "gateway_read_buffer": args.gateway_read_buffer,
             "pinning": pinning.note,
             "machine": machine(),
+            "protocols": if i == 0 { args.protocols.clone() } else { vec!["http1"] },
         });
-        let doc = report::to_json(args.workers, label, settings, &results);
+        let mut doc = report::to_json(args.workers, label, settings, &results);
+        // The protocol sets run once, with the first logging mode.
+        for proto in sets.iter().filter(|_| i == 0) {
+            let set_dir = dir.join(proto);
+            std::fs::create_dir_all(&set_dir).map_err(|e| format!("{}: {e}", set_dir.display()))?;
+            let description = protocols::describe(proto, args.connections);
+            println!("\n{description}, access logs {label}:");
+            let run = protocols::SetRun {
+                proto,
+                names: &set_names,
+                bin_dir: &bin_dir,
+                dir: &set_dir,
+                pinning: &pinning,
+                logs,
+                workers: args.workers,
+                gateway_read_buffer: args.gateway_read_buffer.as_deref(),
+                connections: args.connections,
+                duration_s: args.duration_s,
+                rounds: args.rounds,
+            };
+            let body = if args.body_1k { "/1k" } else { "/" };
+            let results = protocols::run_set(&run, body)?;
+            println!("\n{proto}, access logs {label} ({} workers):", args.workers);
+            print!("{}", report::table(&results));
+            for (k, v) in report::set_ratios(proto, &results) {
+                println!("  {k:<30} {v:.3}");
+            }
+            report::add_set(&mut doc, proto, &description, &results);
+        }
         let file = if i == 0 {
             out_dir.join("latest.json")
         } else {
@@ -316,7 +396,11 @@ fn run_mode(
     idle_conns: usize,
 ) -> Result<Vec<(&'static str, Samples)>, String> {
     let mut children = Children::default();
-    let (upstream_index, upstream) = start_upstream(&mut children, bin_dir, dir, pinning)?;
+    let Upstream {
+        index: upstream_index,
+        addr: upstream,
+        ..
+    } = start_upstream(&mut children, bin_dir, dir, pinning, false)?;
     let upstream_pid = children.get(upstream_index).pid();
     let settings = RunSettings {
         dir,
@@ -361,7 +445,7 @@ fn run_mode(
     let url = |t: &Target| format!("http://{}{}", t.addr, t.path);
     let warm_s = args.duration_s.min(2);
     for target in &running {
-        wrk::run(&pinning.load, &url(target), args.connections, warm_s)?;
+        wrk::run(&pinning.load, &url(target), args.connections, warm_s, &[])?;
     }
     let mut results: Vec<(&'static str, Samples)> = running
         .iter()
@@ -375,6 +459,7 @@ fn run_mode(
                 &url(target),
                 args.connections,
                 args.duration_s,
+                &[],
             )?;
             let after = cpu_us(&target.pids);
             children.check_alive()?;

@@ -80,6 +80,15 @@ pub fn ratios(results: &[(&str, Samples)]) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
+/// The ratios of a protocol set, named `PROTO RATIO` (`https gateway/nginx`,
+/// `h2c cpu gateway/nginx`).
+pub fn set_ratios(proto: &str, results: &[(&str, Samples)]) -> Vec<(String, f64)> {
+    ratios(results)
+        .into_iter()
+        .map(|(label, v)| (format!("{proto} {label}"), v))
+        .collect()
+}
+
 /// The table printed at the end of a run.
 pub fn table(results: &[(&str, Samples)]) -> String {
     let mut out = format!(
@@ -134,6 +143,32 @@ fn round3(v: f64) -> Value {
 
 /// The `latest.json` document.
 pub fn to_json(workers: usize, logs: &str, settings: Value, results: &[(&str, Samples)]) -> Value {
+    let ratios: Map<String, Value> = ratios(results)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), round3(v)))
+        .collect();
+    json!({
+        "workers": workers,
+        "logs": logs,
+        "settings": settings,
+        "targets": targets_json(results),
+        "ratios": ratios,
+    })
+}
+
+/// Adds a protocol set to a `latest.json` document: its targets under
+/// `protocols.PROTO.targets` and its ratios, prefixed, beside the others.
+pub fn add_set(doc: &mut Value, proto: &str, description: &str, results: &[(&str, Samples)]) {
+    doc["protocols"][proto] = json!({
+        "load": description,
+        "targets": targets_json(results),
+    });
+    for (label, v) in set_ratios(proto, results) {
+        doc["ratios"][label] = round3(v);
+    }
+}
+
+fn targets_json(results: &[(&str, Samples)]) -> Value {
     let mut targets = Map::new();
     for (name, s) in results {
         let (lo, hi) = min_max(&s.field(|r| r.rps));
@@ -156,17 +191,7 @@ pub fn to_json(workers: usize, logs: &str, settings: Value, results: &[(&str, Sa
         }
         targets.insert(name.to_string(), t);
     }
-    let ratios: Map<String, Value> = ratios(results)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), round3(v)))
-        .collect();
-    json!({
-        "workers": workers,
-        "logs": logs,
-        "settings": settings,
-        "targets": targets,
-        "ratios": ratios,
-    })
+    Value::Object(targets)
 }
 
 /// Allowed worsening before `--check` fails.
@@ -246,6 +271,27 @@ mod tests {
                 ("cpu gateway/nginx", 2.0)
             ]
         );
+    }
+
+    #[test]
+    fn protocol_sets_add_prefixed_ratios_and_their_targets() {
+        let http1 = vec![("gateway", samples(&[50.0], &[30.0]))];
+        let mut doc = to_json(1, "on", json!({}), &http1);
+        let https = vec![
+            ("direct", samples(&[200.0], &[10.0])),
+            ("gateway", samples(&[100.0], &[40.0])),
+            ("nginx", samples(&[125.0], &[20.0])),
+        ];
+        add_set(&mut doc, "https", "wrk over https", &https);
+        assert_eq!(doc["ratios"]["https gateway/direct"], json!(0.5));
+        assert_eq!(doc["ratios"]["https gateway/nginx"], json!(0.8));
+        assert_eq!(doc["ratios"]["https cpu gateway/nginx"], json!(2.0));
+        assert_eq!(
+            doc["protocols"]["https"]["targets"]["nginx"]["rps"],
+            json!(125.0)
+        );
+        assert_eq!(doc["targets"]["gateway"]["rps"], json!(50.0));
+        assert!(doc["ratios"].get("gateway/direct").is_none());
     }
 
     #[test]

@@ -71,10 +71,10 @@ fn downstream_block(s: &RunSettings) -> String {
     block
 }
 
-/// A gateway config for target `name`: server keys, one listener, the
-/// `origin` cluster and the given `routes:` entries (YAML list items,
-/// indented four spaces).
-fn gateway_yaml(s: &RunSettings, name: &str, listen: SocketAddr, routes: &str) -> String {
+/// A gateway config for target `name`: server keys, one listener (a YAML
+/// flow mapping), the `origin` cluster and the given `routes:` entries
+/// (YAML list items, indented four spaces).
+pub fn gateway_yaml(s: &RunSettings, name: &str, listener: &str, routes: &str) -> String {
     format!(
         r#"version: 1
 threads: {workers}
@@ -83,7 +83,7 @@ upgrade_sock: "{dir}/{name}-upgrade.sock"
 grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
 gateway:
-  listeners: [ {{ address: "{listen}" }} ]
+  listeners: [ {listener} ]
 {downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
   routes:
@@ -95,14 +95,16 @@ gateway:
     )
 }
 
+/// A plaintext HTTP/1.1 listener.
+fn plain(listen: SocketAddr) -> String {
+    format!("{{ address: \"{listen}\" }}")
+}
+
 /// One bare route, as an operator would write it.
+pub const BARE_ROUTE: &str = "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n";
+
 fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
-    gateway_yaml(
-        s,
-        "gateway",
-        listen,
-        "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n",
-    )
+    gateway_yaml(s, "gateway", &plain(listen), BARE_ROUTE)
 }
 
 /// A route that does the per-request work a real API route does: prefix
@@ -113,7 +115,7 @@ fn gateway_full_config(s: &RunSettings, listen: SocketAddr) -> String {
     gateway_yaml(
         s,
         "gateway-full",
-        listen,
+        &plain(listen),
         r#"    - name: other
       match: { path_prefix: /other }
       cluster: origin
@@ -145,12 +147,13 @@ fn gateway_cache_hit_config(s: &RunSettings, listen: SocketAddr) -> String {
     gateway_yaml(
         s,
         "gateway-cache-hit",
-        listen,
+        &plain(listen),
         "    - { name: bench, match: { path_prefix: / }, cluster: origin, cache: { ttl: 1h } }\n",
     )
 }
 
-fn gateway_cmd(
+/// Writes `config` as `NAME.yaml` and returns the gateway command for it.
+pub fn gateway_cmd(
     s: &RunSettings,
     name: &str,
     config: String,
@@ -206,33 +209,7 @@ pub fn start(
             gateway_cmd(s, name, gateway_cache_hit_config(s, addr))?,
             libc::SIGKILL,
         ),
-        "nginx" => {
-            let access_log = if s.logs {
-                format!("{}/nginx-access.log combined buffer=64k", s.dir.display())
-            } else {
-                "off".into()
-            };
-            let conf = render(
-                NGINX_TEMPLATE,
-                &[
-                    ("workers", s.workers.to_string()),
-                    ("dir", s.dir.display().to_string()),
-                    ("listen", addr.to_string()),
-                    ("upstream", s.upstream.to_string()),
-                    ("access_log", access_log),
-                ],
-            );
-            let conf_path = write(s.dir, "nginx.conf", &conf)?;
-            let mut cmd = pinned(&s.pinning.proxy, Path::new("nginx"));
-            cmd.arg("-p")
-                .arg(s.dir)
-                .arg("-e")
-                .arg(s.dir.join("nginx-error.log"))
-                .arg("-c")
-                .arg(conf_path);
-            // SIGTERM: the master stops its workers, then exits.
-            (cmd, libc::SIGTERM)
-        }
+        "nginx" => (nginx_cmd(s, addr, "nginx.conf", "", "")?, libc::SIGTERM),
         "haproxy" => {
             let (global_log, defaults_log) = if s.logs {
                 (
@@ -275,6 +252,55 @@ pub fn start(
     })
 }
 
+/// Writes an nginx config named `conf_name` for a listener on `addr`
+/// (with `listen_options` such as `ssl ` and the `server_extra` lines) and
+/// returns the command; SIGTERM stops it (the master stops its workers,
+/// then exits).
+pub fn nginx_cmd(
+    s: &RunSettings,
+    addr: SocketAddr,
+    conf_name: &str,
+    listen_options: &str,
+    server_extra: &str,
+) -> Result<std::process::Command, String> {
+    let conf = nginx_conf(s, addr, listen_options, server_extra);
+    let conf_path = write(s.dir, conf_name, &conf)?;
+    let mut cmd = pinned(&s.pinning.proxy, Path::new("nginx"));
+    cmd.arg("-p")
+        .arg(s.dir)
+        .arg("-e")
+        .arg(s.dir.join("nginx-error.log"))
+        .arg("-c")
+        .arg(conf_path);
+    Ok(cmd)
+}
+
+/// The nginx config text of [`nginx_cmd`].
+fn nginx_conf(
+    s: &RunSettings,
+    addr: SocketAddr,
+    listen_options: &str,
+    server_extra: &str,
+) -> String {
+    let access_log = if s.logs {
+        format!("{}/nginx-access.log combined buffer=64k", s.dir.display())
+    } else {
+        "off".into()
+    };
+    render(
+        NGINX_TEMPLATE,
+        &[
+            ("workers", s.workers.to_string()),
+            ("dir", s.dir.display().to_string()),
+            ("listen", addr.to_string()),
+            ("listen_options", listen_options.to_string()),
+            ("server_extra", server_extra.to_string()),
+            ("upstream", s.upstream.to_string()),
+            ("access_log", access_log),
+        ],
+    )
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -283,12 +309,55 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
 
 /// After the warm-up: nginx's work happens in its workers, not the master.
 pub fn settle_pids(target: &mut Target) {
-    if target.name == "nginx" {
+    if target.name.starts_with("nginx") {
         if let Some(&master) = target.pids.first() {
             let workers = children_of(master);
             if !workers.is_empty() {
                 target.pids = workers;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_config_fills_every_placeholder_for_each_listener_kind() {
+        let pinning = Pinning {
+            proxy: None,
+            load: None,
+            note: String::new(),
+        };
+        let s = RunSettings {
+            dir: Path::new("/tmp/run"),
+            bin_dir: Path::new("/tmp/bin"),
+            upstream: "127.0.0.1:9000".parse().unwrap(),
+            workers: 1,
+            logs: false,
+            body_1k: false,
+            gateway_read_buffer: None,
+            pinning: &pinning,
+            wrapper: None,
+        };
+        let addr: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        for (options, extra, listen) in [
+            ("", "", "listen 127.0.0.1:8443 backlog=4096;"),
+            (
+                "ssl ",
+                "        ssl_certificate c.pem;\n",
+                "listen 127.0.0.1:8443 ssl backlog=4096;",
+            ),
+            ("http2 ", "", "listen 127.0.0.1:8443 http2 backlog=4096;"),
+        ] {
+            let conf = nginx_conf(&s, addr, options, extra);
+            assert!(!conf.contains("{{"), "unfilled placeholder in:\n{conf}");
+            assert!(conf.contains(listen), "{listen} missing in:\n{conf}");
+            assert!(
+                conf.contains(&format!("{listen}\n{extra}        location / {{")),
+                "{conf}"
+            );
         }
     }
 }

@@ -69,15 +69,18 @@ fn latency_ms(v: &str) -> Option<f64> {
     number.trim().parse::<f64>().ok().map(|n| n * factor)
 }
 
-/// Runs `wrk --latency` against `url` for `duration_s` and parses it.
+/// Runs `wrk --latency` (plus `extra` arguments, such as a header)
+/// against `url` for `duration_s` and parses it.
 pub fn run(
     cpus: &Option<String>,
     url: &str,
     connections: usize,
     duration_s: u64,
+    extra: &[&str],
 ) -> Result<WrkResult, String> {
     let mut cmd = super::procs::pinned(cpus, std::path::Path::new("wrk"));
     cmd.args(["-t1", "--latency"])
+        .args(extra)
         .arg(format!("-c{connections}"))
         .arg(format!("-d{duration_s}s"))
         .arg(url);
