@@ -13,7 +13,13 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
                       or both sets one after the other; default on
   --body small|1k     response body size; default small
   --targets A,B,...   only these of direct, pingora-bare, gateway,
-                      gateway-full, gateway-cache-hit, nginx, haproxy
+                      gateway-sysalloc (the gateway built with the system
+                      allocator), gateway-full, gateway-cache-hit, nginx,
+                      haproxy; default all but gateway-sysalloc
+  --gateway-server KEY=VALUE,...
+                      extra top-level config keys for every gateway target,
+                      e.g. work_stealing=false,upstream_keepalive_pool_size=16
+                      (threads: use --workers)
   --gateway-read-buffer SIZE
                       gateway.downstream.read_buffer for both gateway
                       targets (e.g. 0, 4KiB, 64KiB); default: as shipped
@@ -49,6 +55,8 @@ pub struct BenchArgs {
     pub targets: Option<Vec<String>>,
     /// `gateway.downstream.read_buffer` for the gateway targets.
     pub gateway_read_buffer: Option<String>,
+    /// Extra top-level gateway config lines from `--gateway-server`.
+    pub gateway_server_keys: Option<String>,
     pub idle_conns: usize,
     pub check: Option<PathBuf>,
     pub criterion: bool,
@@ -58,10 +66,11 @@ pub struct BenchArgs {
 }
 
 /// Every target, in run order.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "direct",
     "pingora-bare",
     "gateway",
+    "gateway-sysalloc",
     "gateway-full",
     "gateway-cache-hit",
     "nginx",
@@ -88,6 +97,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
         body_1k: false,
         targets: None,
         gateway_read_buffer: None,
+        gateway_server_keys: None,
         idle_conns: 2000,
         check: None,
         criterion: false,
@@ -144,6 +154,10 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
                 }
                 out.gateway_read_buffer = Some(v.clone());
             }
+            "--gateway-server" => {
+                let v = it.next().ok_or("--gateway-server needs KEY=VALUE,...")?;
+                out.gateway_server_keys = Some(server_keys(v)?);
+            }
             "--check" => {
                 out.check = Some(PathBuf::from(it.next().ok_or("--check needs a file")?));
             }
@@ -158,6 +172,28 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
     out.rounds = rounds.unwrap_or(if quick { 1 } else { 3 });
     out.idle_conns = idle.unwrap_or(if quick { 200 } else { 2000 });
     Ok(out)
+}
+
+/// `KEY=VALUE,...` as YAML lines `KEY: VALUE`; keys are lower-case
+/// identifiers other than `threads` (set by `--workers`), values plain words.
+fn server_keys(list: &str) -> Result<String, String> {
+    let mut yaml = String::new();
+    for pair in list.split(',') {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--gateway-server takes KEY=VALUE,..., got `{pair}`"))?;
+        let key_ok = !key.is_empty()
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            && key != "threads";
+        let value_ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric());
+        if !key_ok || !value_ok {
+            return Err(format!(
+                "--gateway-server: `{pair}` is not KEY=VALUE with a config key (not threads; use --workers) and a plain value"
+            ));
+        }
+        yaml.push_str(&format!("{key}: {value}\n"));
+    }
+    Ok(yaml)
 }
 
 #[cfg(test)]
@@ -181,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn gateway_server_keys_become_yaml_lines() {
+        let a = parse(&args(
+            "--gateway-server work_stealing=false,upstream_keepalive_pool_size=16",
+        ))
+        .unwrap();
+        assert_eq!(
+            a.gateway_server_keys.as_deref(),
+            Some("work_stealing: false\nupstream_keepalive_pool_size: 16\n")
+        );
+    }
+
+    #[test]
     fn bad_flags_are_named() {
         for (input, expect) in [
             ("--workers 0", "--workers takes a positive number, got `0`"),
@@ -192,6 +240,9 @@ mod tests {
                 "--gateway-read-buffer 4:KiB",
                 "--gateway-read-buffer takes a size",
             ),
+            ("--gateway-server threads=2", "not threads; use --workers"),
+            ("--gateway-server work_stealing", "takes KEY=VALUE"),
+            ("--gateway-server a=b:c", "is not KEY=VALUE"),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expect), "{input}: {err}");
