@@ -5,6 +5,11 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+/// The same allocator as the shipped `gateway` binary (feature `mimalloc`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str =
     "usage: pingora-bare --listen ADDR --upstream ADDR [--threads N] [--access-log]";
 

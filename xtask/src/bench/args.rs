@@ -13,13 +13,19 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
                       or both sets one after the other; default on
   --body small|1k     response body size; default small
   --targets A,B,...   only these of direct, pingora-bare, gateway,
-                      gateway-full, gateway-cache-hit, nginx, haproxy
+                      gateway-sysalloc (the gateway built with the system
+                      allocator), gateway-full, gateway-cache-hit, nginx,
+                      haproxy; default all but gateway-sysalloc
   --protocols A,B,... which protocol sets run: http1 (every target above),
                       https (keep-alive over TLS), https-handshake (a new
                       TLS connection per request), h2c (h2load, HTTP/2 with
                       prior knowledge); default: all (h2c skipped with a
                       note when h2load is missing). The https and h2c sets
                       measure direct, gateway and nginx
+  --gateway-server KEY=VALUE,...
+                      extra top-level config keys for every gateway target,
+                      e.g. work_stealing=false,upstream_keepalive_pool_size=16
+                      (threads: use --workers)
   --gateway-read-buffer SIZE
                       gateway.downstream.read_buffer for both gateway
                       targets (e.g. 0, 4KiB, 64KiB); default: as shipped
@@ -57,6 +63,8 @@ pub struct BenchArgs {
     pub protocols: Vec<&'static str>,
     /// `gateway.downstream.read_buffer` for the gateway targets.
     pub gateway_read_buffer: Option<String>,
+    /// Extra top-level gateway config lines from `--gateway-server`.
+    pub gateway_server_keys: Option<String>,
     pub idle_conns: usize,
     pub check: Option<PathBuf>,
     pub criterion: bool,
@@ -66,10 +74,11 @@ pub struct BenchArgs {
 }
 
 /// Every target, in run order.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "direct",
     "pingora-bare",
     "gateway",
+    "gateway-sysalloc",
     "gateway-full",
     "gateway-cache-hit",
     "nginx",
@@ -100,6 +109,7 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
         targets: None,
         protocols: PROTOCOLS.to_vec(),
         gateway_read_buffer: None,
+        gateway_server_keys: None,
         idle_conns: 2000,
         check: None,
         criterion: false,
@@ -170,6 +180,10 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
                 }
                 out.gateway_read_buffer = Some(v.clone());
             }
+            "--gateway-server" => {
+                let v = it.next().ok_or("--gateway-server needs KEY=VALUE,...")?;
+                out.gateway_server_keys = Some(server_keys(v)?);
+            }
             "--check" => {
                 out.check = Some(PathBuf::from(it.next().ok_or("--check needs a file")?));
             }
@@ -184,6 +198,28 @@ pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
     out.rounds = rounds.unwrap_or(if quick { 1 } else { 3 });
     out.idle_conns = idle.unwrap_or(if quick { 200 } else { 2000 });
     Ok(out)
+}
+
+/// `KEY=VALUE,...` as YAML lines `KEY: VALUE`; keys are lower-case
+/// identifiers other than `threads` (set by `--workers`), values plain words.
+fn server_keys(list: &str) -> Result<String, String> {
+    let mut yaml = String::new();
+    for pair in list.split(',') {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--gateway-server takes KEY=VALUE,..., got `{pair}`"))?;
+        let key_ok = !key.is_empty()
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            && key != "threads";
+        let value_ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric());
+        if !key_ok || !value_ok {
+            return Err(format!(
+                "--gateway-server: `{pair}` is not KEY=VALUE with a config key (not threads; use --workers) and a plain value"
+            ));
+        }
+        yaml.push_str(&format!("{key}: {value}\n"));
+    }
+    Ok(yaml)
 }
 
 #[cfg(test)]
@@ -210,6 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn gateway_server_keys_become_yaml_lines() {
+        let a = parse(&args(
+            "--gateway-server work_stealing=false,upstream_keepalive_pool_size=16",
+        ))
+        .unwrap();
+        assert_eq!(
+            a.gateway_server_keys.as_deref(),
+            Some("work_stealing: false\nupstream_keepalive_pool_size: 16\n")
+        );
+    }
+
+    #[test]
     fn bad_flags_are_named() {
         for (input, expect) in [
             ("--workers 0", "--workers takes a positive number, got `0`"),
@@ -223,6 +271,9 @@ mod tests {
                 "--gateway-read-buffer 4:KiB",
                 "--gateway-read-buffer takes a size",
             ),
+            ("--gateway-server threads=2", "not threads; use --workers"),
+            ("--gateway-server work_stealing", "takes KEY=VALUE"),
+            ("--gateway-server a=b:c", "is not KEY=VALUE"),
         ] {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expect), "{input}: {err}");

@@ -3,6 +3,8 @@
 //! req/s is not: each target runs twice under each tool, with a small and a
 //! large fixed number of sequential keep-alive GETs, and the difference is
 //! divided by the difference in requests, so start-up and shutdown cancel.
+//! Allocations are counted on the system-allocator builds (heaptrack hooks
+//! malloc; mimalloc bypasses it), instructions on the shipped builds.
 
 use super::http;
 use super::procs::{children_of, Children, Pinning};
@@ -111,6 +113,11 @@ pub fn run(
                 gateway_read_buffer: None,
                 pinning: &no_pinning,
                 wrapper: None,
+                // heaptrack sees only malloc: count allocations on the
+                // system-allocator builds (the same Rust allocations, not
+                // mimalloc's internal work); instructions on the shipped ones.
+                sysalloc: tool == Tool::Heaptrack,
+                gateway_server_keys: None,
             };
             let short = profile(name, tool, SHORT, &settings)?;
             let long = profile(name, tool, LONG, &settings)?;

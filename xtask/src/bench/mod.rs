@@ -79,8 +79,31 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|_| crate::workspace_root().join("target"))
 }
 
+/// Release builds: first `gateway` and `pingora-bare` without default
+/// features (system allocator), kept as `gateway-sysalloc` and
+/// `pingora-bare-sysalloc` (target `gateway-sysalloc`, heaptrack in
+/// `--cost`), then everything as shipped (mimalloc). Cargo keeps both
+/// variants' artifacts, so a rebuild only copies.
 fn build() -> Result<(), String> {
     crate::ensure_cmake()?;
+    let mut sysalloc = crate::cargo();
+    sysalloc.args([
+        "build",
+        "--release",
+        "-p",
+        "gateway",
+        "-p",
+        "benches",
+        "--bins",
+        "--no-default-features",
+    ]);
+    crate::run(sysalloc)?;
+    let bin_dir = target_dir().join("release");
+    for name in ["gateway", "pingora-bare"] {
+        let (from, to) = (bin_dir.join(name), bin_dir.join(format!("{name}-sysalloc")));
+        std::fs::copy(&from, &to)
+            .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
+    }
     let mut build = crate::cargo();
     build.args([
         "build",
@@ -181,6 +204,7 @@ fn run_cost(args: &BenchArgs) -> Result<(), String> {
         cost::LONG,
         cost::SHORT
     );
+    println!("allocations: the system-allocator builds (gateway-sysalloc, pingora-bare-sysalloc; heaptrack sees only malloc); instructions: the shipped builds (mimalloc)");
     let rows = cost::run(&names, &bin_dir, &dir, upstream, logs)?;
     let doc: Value = rows
         .iter()
@@ -196,9 +220,13 @@ fn run_cost(args: &BenchArgs) -> Result<(), String> {
         .collect::<serde_json::Map<_, _>>()
         .into();
     let file = target_dir().join("bench").join("cost.json");
-    let text = serde_json::to_string_pretty(
-        &json!({ "machine": machine(), "logs": logs, "targets": doc }),
-    )
+    let text = serde_json::to_string_pretty(&json!({
+        "machine": machine(),
+        "logs": logs,
+        "allocations_measured_on": "system-allocator builds",
+        "instructions_measured_on": "shipped builds (mimalloc)",
+        "targets": doc,
+    }))
     .map_err(|e| e.to_string())?;
     std::fs::write(&file, text + "\n").map_err(|e| format!("{}: {e}", file.display()))?;
     println!("wrote {}", file.display());
@@ -210,7 +238,10 @@ fn chosen_targets(args: &BenchArgs) -> Vec<&'static str> {
     TARGETS
         .iter()
         .copied()
-        .filter(|t| args.targets.as_ref().is_none_or(|l| l.iter().any(|n| n == t)))
+        .filter(|t| match &args.targets {
+            Some(list) => list.iter().any(|n| n == t),
+            None => *t != "gateway-sysalloc",
+        })
         .filter(|t| match *t {
             "nginx" | "haproxy" if !has(t, "-v") => {
                 println!("note: {t} is not installed; skipped (sudo apt-get install -y {t}, or --install-peers)");
@@ -250,13 +281,16 @@ fn run(args: &BenchArgs) -> Result<(), String> {
     println!("pinning: {}", pinning.note);
     println!("machine: {}", machine());
     println!(
-        "settings: workers {}, wrk -t1 -c{} -d{}s, {} round(s), {} body, open-files limit {nofile}, gateway read buffer {}",
+        "settings: workers {}, wrk -t1 -c{} -d{}s, {} round(s), {} body, open-files limit {nofile}, gateway read buffer {}, gateway server keys {}",
         args.workers,
         args.connections,
         args.duration_s,
         args.rounds,
         if args.body_1k { "1 KiB" } else { "small" },
         args.gateway_read_buffer.as_deref().unwrap_or("as shipped"),
+        args.gateway_server_keys
+            .as_deref()
+            .map_or("as shipped".to_string(), |k| k.trim().replace('\n', ", ")),
     );
     let names = chosen_targets(args);
     let modes: &[bool] = match args.logs {
@@ -300,7 +334,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
         if http1 {
             println!("\nratios (median req/s; cpu: median CPU per request, lower is better):");
             for (k, v) in &ratios {
-                println!("  {k:<22} {v:.3}");
+                println!("  {k:<28} {v:.3}");
             }
         }
         let settings = json!({
@@ -309,6 +343,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
             "rounds": args.rounds,
             "body": if args.body_1k { "1k" } else { "small" },
             "gateway_read_buffer": args.gateway_read_buffer,
+            "gateway_server_keys": args.gateway_server_keys,
             "pinning": pinning.note,
             "machine": machine(),
             "protocols": if i == 0 { args.protocols.clone() } else { vec!["http1"] },
@@ -412,6 +447,8 @@ fn run_mode(
         gateway_read_buffer: args.gateway_read_buffer.as_deref(),
         pinning,
         wrapper: None,
+        sysalloc: false,
+        gateway_server_keys: args.gateway_server_keys.as_deref(),
     };
     let mut running: Vec<Target> = Vec::new();
     for name in names {
@@ -477,7 +514,7 @@ fn run_mode(
             }
             let cpu_per_req = (after - before) as f64 / r.requests.max(1) as f64;
             println!(
-                "round {round} {:<13} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  {:.1} CPU us/req",
+                "round {round} {:<16} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  {:.1} CPU us/req",
                 target.name, r.rps, r.p50_ms, r.p99_ms, cpu_per_req
             );
             samples.cpu_us_per_req.push(cpu_per_req);

@@ -127,6 +127,8 @@ pub fn run_set(run: &SetRun, body_path: &str) -> Result<Vec<(&'static str, Sampl
         gateway_read_buffer: run.gateway_read_buffer,
         pinning: run.pinning,
         wrapper: None,
+        sysalloc: false,
+        gateway_server_keys: None,
     };
     let mut running = Vec::new();
     for &name in run.names {
@@ -147,7 +149,8 @@ pub fn run_set(run: &SetRun, body_path: &str) -> Result<Vec<(&'static str, Sampl
                 let addr = targets::free_port()?;
                 let listener = gateway_listener(run.proto, addr, run.dir);
                 let config = targets::gateway_yaml(&settings, name, &listener, targets::BARE_ROUTE);
-                let cmd = targets::gateway_cmd(&settings, name, config)?;
+                let cmd =
+                    targets::gateway_cmd(&settings, name, run.bin_dir.join("gateway"), config)?;
                 spawn(
                     &mut children,
                     run.dir,

@@ -53,14 +53,26 @@ impl Samples {
 /// Ratio names, how each is computed, and whether higher is better.
 /// Throughput ratios compare median req/s; the CPU ratio compares median
 /// CPU per request (higher is worse).
-pub const RATIOS: [(&str, &str, &str, bool); 7] = [
+pub const RATIOS: [(&str, &str, &str, bool); 9] = [
     ("gateway/direct", "gateway", "direct", true),
     ("gateway/nginx", "gateway", "nginx", true),
     ("gateway/haproxy", "gateway", "haproxy", true),
     ("gateway/pingora-bare", "gateway", "pingora-bare", true),
+    (
+        "gateway/gateway-sysalloc",
+        "gateway",
+        "gateway-sysalloc",
+        true,
+    ),
     ("gateway-full/gateway", "gateway-full", "gateway", true),
     ("cache-hit/gateway", "gateway-cache-hit", "gateway", true),
     ("cpu gateway/nginx", "gateway", "nginx", false),
+    (
+        "cpu gateway/gateway-sysalloc",
+        "gateway",
+        "gateway-sysalloc",
+        false,
+    ),
 ];
 
 /// The ratios whose two targets were both measured.
@@ -92,13 +104,13 @@ pub fn set_ratios(proto: &str, results: &[(&str, Samples)]) -> Vec<(String, f64)
 /// The table printed at the end of a run.
 pub fn table(results: &[(&str, Samples)]) -> String {
     let mut out = format!(
-        "{:<13} {:>9} {:>19} {:>8} {:>8} {:>10} {:>9}\n",
+        "{:<16} {:>9} {:>19} {:>8} {:>8} {:>10} {:>9}\n",
         "target", "req/s", "min-max", "p50 ms", "p99 ms", "CPU us/req", "RSS KiB"
     );
     for (name, s) in results {
         let (lo, hi) = min_max(&s.field(|r| r.rps));
         out.push_str(&format!(
-            "{:<13} {:>9.0} {:>19} {:>8.3} {:>8.3} {:>10.1} {:>9}\n",
+            "{:<16} {:>9.0} {:>19} {:>8.3} {:>8.3} {:>10.1} {:>9}\n",
             name,
             s.rps(),
             format!("{lo:.0}-{hi:.0}"),
@@ -121,12 +133,12 @@ pub fn idle_table(results: &[(&str, Samples)]) -> Option<String> {
         return None;
     }
     let mut out = format!(
-        "{:<13} {:>6} {:>13} {:>22}\n",
+        "{:<16} {:>6} {:>13} {:>22}\n",
         "target", "conns", "KiB per conn", "2nd wave growth KiB"
     );
     for (name, r) in rows {
         out.push_str(&format!(
-            "{:<13} {:>6} {:>13.2} {:>22}\n",
+            "{:<16} {:>6} {:>13.2} {:>22}\n",
             name, r.conns, r.kib_per_conn, r.second_wave_growth_kib
         ));
     }

@@ -20,6 +20,20 @@ pub struct RunSettings<'a> {
     pub pinning: &'a Pinning,
     /// A profiler command line the target runs under (`--cost`).
     pub wrapper: Option<&'a [String]>,
+    /// Run `gateway-sysalloc` and `pingora-bare-sysalloc` (system
+    /// allocator) for every gateway target and pingora-bare (heaptrack).
+    pub sysalloc: bool,
+    /// Extra top-level gateway config lines (`--gateway-server`).
+    pub gateway_server_keys: Option<&'a str>,
+}
+
+/// The binary of `name` (`gateway`, `pingora-bare`) for these settings.
+fn binary(s: &RunSettings, name: &str) -> PathBuf {
+    if s.sysalloc {
+        s.bin_dir.join(format!("{name}-sysalloc"))
+    } else {
+        s.bin_dir.join(name)
+    }
 }
 
 /// A started target.
@@ -82,7 +96,7 @@ pid_file: "{dir}/{name}.pid"
 upgrade_sock: "{dir}/{name}-upgrade.sock"
 grace_period_seconds: 0
 graceful_shutdown_timeout_seconds: 1
-gateway:
+{server_keys}gateway:
   listeners: [ {listener} ]
 {downstream}  clusters:
     origin: {{ endpoints: [ {{ address: "{upstream}" }} ] }}
@@ -92,6 +106,7 @@ gateway:
         dir = s.dir.display(),
         upstream = s.upstream,
         downstream = downstream_block(s),
+        server_keys = s.gateway_server_keys.unwrap_or(""),
     )
 }
 
@@ -103,8 +118,8 @@ fn plain(listen: SocketAddr) -> String {
 /// One bare route, as an operator would write it.
 pub const BARE_ROUTE: &str = "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n";
 
-fn gateway_config(s: &RunSettings, listen: SocketAddr) -> String {
-    gateway_yaml(s, "gateway", &plain(listen), BARE_ROUTE)
+fn gateway_config(s: &RunSettings, name: &str, listen: SocketAddr) -> String {
+    gateway_yaml(s, name, &plain(listen), BARE_ROUTE)
 }
 
 /// A route that does the per-request work a real API route does: prefix
@@ -156,11 +171,12 @@ fn gateway_cache_hit_config(s: &RunSettings, listen: SocketAddr) -> String {
 pub fn gateway_cmd(
     s: &RunSettings,
     name: &str,
+    bin: PathBuf,
     config: String,
 ) -> Result<std::process::Command, String> {
     let path = s.dir.join(format!("{name}.yaml"));
     std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("gateway"));
+    let mut cmd = pinned(&s.pinning.proxy, &bin);
     cmd.arg("-c").arg(&path);
     // As shipped: the access log goes to stderr, which the caller sends to
     // a file. Logs off: `access_log: off` in the config, warnings only.
@@ -179,7 +195,7 @@ pub fn start(
     let mut path = body_path(s).to_string();
     let (cmd, stop_signal) = match name {
         "pingora-bare" => {
-            let mut cmd = pinned(&s.pinning.proxy, &s.bin_dir.join("pingora-bare"));
+            let mut cmd = pinned(&s.pinning.proxy, &binary(s, "pingora-bare"));
             cmd.arg("--listen")
                 .arg(addr.to_string())
                 .arg("--upstream")
@@ -192,7 +208,17 @@ pub fn start(
             (cmd, libc::SIGKILL)
         }
         "gateway" => (
-            gateway_cmd(s, name, gateway_config(s, addr))?,
+            gateway_cmd(s, name, binary(s, "gateway"), gateway_config(s, name, addr))?,
+            libc::SIGKILL,
+        ),
+        // The bare route on the gateway built with the system allocator.
+        "gateway-sysalloc" => (
+            gateway_cmd(
+                s,
+                name,
+                s.bin_dir.join("gateway-sysalloc"),
+                gateway_config(s, name, addr),
+            )?,
             libc::SIGKILL,
         ),
         "gateway-full" => {
@@ -201,12 +227,17 @@ pub fn start(
                 if s.body_1k { "/1k" } else { "/items" }
             );
             (
-                gateway_cmd(s, name, gateway_full_config(s, addr))?,
+                gateway_cmd(s, name, binary(s, "gateway"), gateway_full_config(s, addr))?,
                 libc::SIGKILL,
             )
         }
         "gateway-cache-hit" => (
-            gateway_cmd(s, name, gateway_cache_hit_config(s, addr))?,
+            gateway_cmd(
+                s,
+                name,
+                binary(s, "gateway"),
+                gateway_cache_hit_config(s, addr),
+            )?,
             libc::SIGKILL,
         ),
         "nginx" => (nginx_cmd(s, addr, "nginx.conf", "", "")?, libc::SIGTERM),
