@@ -371,6 +371,8 @@ mod tests {
             gateway_read_buffer: None,
             pinning: &pinning,
             wrapper: None,
+            sysalloc: false,
+            gateway_server_keys: None,
         };
         let addr: SocketAddr = "127.0.0.1:8443".parse().unwrap();
         for (options, extra, listen) in [
