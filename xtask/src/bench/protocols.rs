@@ -105,7 +105,10 @@ fn nginx_listener(proto: &str, dir: &Path) -> (&'static str, String) {
         (
             "ssl ",
             format!(
-                "        ssl_certificate {};\n        ssl_certificate_key {};\n",
+                // nginx before 1.23.4 leaves TLS 1.3 out of its default
+                // `ssl_protocols`: enable it, as the gateway has it.
+                "        ssl_certificate {};\n        ssl_certificate_key {};\n        \
+                 ssl_protocols TLSv1.2 TLSv1.3;\n",
                 dir.join("server.pem").display(),
                 dir.join("server-key.pem").display()
             ),
