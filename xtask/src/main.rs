@@ -172,7 +172,11 @@ fn test() -> Result<(), String> {
     // right after this), not a second time here.
     let mut test = cargo();
     test.args(["test", "--workspace", "--", "--skip", SCENARIO_TEST_PREFIX]);
-    run(test)
+    run(test)?;
+    // Criterion benches once each, in test mode (a smoke run, no timing).
+    let mut benches = cargo();
+    benches.args(["test", "--workspace", "--benches"]);
+    run(benches)
 }
 
 /// Module path of the per-file scenario tests in harness/tests/scenarios.rs.
