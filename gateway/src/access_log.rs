@@ -28,23 +28,28 @@ pub struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = self.0.as_bytes();
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let needs = b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b);
-            if !needs {
-                continue;
-            }
-            f.write_str(ascii_run(&bytes[start..i]))?;
-            match b {
-                b'"' => f.write_str("\\\"")?,
-                b'\\' => f.write_str("\\\\")?,
-                _ => write!(f, "\\x{b:02x}")?,
-            }
-            start = i + 1;
-        }
-        f.write_str(ascii_run(&bytes[start..]))
+        write_escaped(f, self.0)
     }
+}
+
+/// Writes `value` escaped as [`Escaped`] displays it.
+fn write_escaped<W: fmt::Write + ?Sized>(w: &mut W, value: &str) -> fmt::Result {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let needs = b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b);
+        if !needs {
+            continue;
+        }
+        w.write_str(ascii_run(&bytes[start..i]))?;
+        match b {
+            b'"' => w.write_str("\\\"")?,
+            b'\\' => w.write_str("\\\\")?,
+            _ => write!(w, "\\x{b:02x}")?,
+        }
+        start = i + 1;
+    }
+    w.write_str(ascii_run(&bytes[start..]))
 }
 
 /// Displays a value as the inside of a JSON string: `"`, `\` and control
@@ -53,22 +58,27 @@ pub struct JsonEscaped<'a>(pub &'a str);
 
 impl fmt::Display for JsonEscaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut start = 0;
-        for (i, b) in self.0.bytes().enumerate() {
-            if b != b'"' && b != b'\\' && b >= 0x20 && b != 0x7f {
-                continue;
-            }
-            // Escaped bytes are ASCII, so these are char boundaries.
-            f.write_str(&self.0[start..i])?;
-            match b {
-                b'"' => f.write_str("\\\"")?,
-                b'\\' => f.write_str("\\\\")?,
-                _ => write!(f, "\\u{b:04x}")?,
-            }
-            start = i + 1;
-        }
-        f.write_str(&self.0[start..])
+        write_json_escaped(f, self.0)
     }
+}
+
+/// Writes `value` escaped as [`JsonEscaped`] displays it.
+fn write_json_escaped<W: fmt::Write + ?Sized>(w: &mut W, value: &str) -> fmt::Result {
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if b != b'"' && b != b'\\' && b >= 0x20 && b != 0x7f {
+            continue;
+        }
+        // Escaped bytes are ASCII, so these are char boundaries.
+        w.write_str(&value[start..i])?;
+        match b {
+            b'"' => w.write_str("\\\"")?,
+            b'\\' => w.write_str("\\\\")?,
+            _ => write!(w, "\\u{b:04x}")?,
+        }
+        start = i + 1;
+    }
+    w.write_str(&value[start..])
 }
 
 /// A run of bytes none of which needed escaping: all ASCII, so valid UTF-8.
@@ -106,46 +116,67 @@ impl AccessRecord<'_> {
     }
 
     fn write_text(&self, out: &mut String) -> fmt::Result {
-        write!(
-            out,
-            "time={} method={} path=\"{}\" status={} route={} cluster={} endpoint={} attempts={} duration_ms={:.3} request_id={}",
-            humantime::format_rfc3339_millis(self.time),
-            Escaped(self.method),
-            Escaped(self.path),
-            self.status,
-            Escaped(self.route),
-            Escaped(self.cluster),
-            Escaped(self.endpoint),
-            self.attempts,
-            self.duration.as_secs_f64() * 1000.0,
-            Escaped(self.request_id),
-        )?;
+        out.push_str("time=");
+        push_time(out, self.time);
+        out.push_str(" method=");
+        write_escaped(out, self.method)?;
+        out.push_str(" path=\"");
+        write_escaped(out, self.path)?;
+        write!(out, "\" status={} route=", self.status)?;
+        write_escaped(out, self.route)?;
+        out.push_str(" cluster=");
+        write_escaped(out, self.cluster)?;
+        out.push_str(" endpoint=");
+        write_escaped(out, self.endpoint)?;
+        write!(out, " attempts={} duration_ms=", self.attempts)?;
+        push_millis(out, self.duration)?;
+        out.push_str(" request_id=");
+        write_escaped(out, self.request_id)?;
         if let Some(e) = self.error {
-            write!(out, " error=\"{}\"", Escaped(&e.to_string()))?;
+            out.push_str(" error=\"");
+            write_escaped(out, &e.to_string())?;
+            out.push('"');
         }
         Ok(())
     }
 
     fn write_json(&self, out: &mut String) -> fmt::Result {
-        write!(
-            out,
-            "{{\"time\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"route\":\"{}\",\"cluster\":\"{}\",\"endpoint\":\"{}\",\"attempts\":{},\"duration_ms\":{:.3},\"request_id\":\"{}\"",
-            humantime::format_rfc3339_millis(self.time),
-            JsonEscaped(self.method),
-            JsonEscaped(self.path),
-            self.status,
-            JsonEscaped(self.route),
-            JsonEscaped(self.cluster),
-            JsonEscaped(self.endpoint),
-            self.attempts,
-            self.duration.as_secs_f64() * 1000.0,
-            JsonEscaped(self.request_id),
-        )?;
+        out.push_str("{\"time\":\"");
+        push_time(out, self.time);
+        out.push_str("\",\"method\":\"");
+        write_json_escaped(out, self.method)?;
+        out.push_str("\",\"path\":\"");
+        write_json_escaped(out, self.path)?;
+        write!(out, "\",\"status\":{},\"route\":\"", self.status)?;
+        write_json_escaped(out, self.route)?;
+        out.push_str("\",\"cluster\":\"");
+        write_json_escaped(out, self.cluster)?;
+        out.push_str("\",\"endpoint\":\"");
+        write_json_escaped(out, self.endpoint)?;
+        write!(out, "\",\"attempts\":{},\"duration_ms\":", self.attempts)?;
+        push_millis(out, self.duration)?;
+        out.push_str(",\"request_id\":\"");
+        write_json_escaped(out, self.request_id)?;
+        out.push('"');
         if let Some(e) = self.error {
-            write!(out, ",\"error\":\"{}\"", JsonEscaped(&e.to_string()))?;
+            out.push_str(",\"error\":\"");
+            write_json_escaped(out, &e.to_string())?;
+            out.push('"');
         }
         out.write_char('}')
     }
+}
+
+/// `duration` in milliseconds with three decimals (microseconds, rounded
+/// to the nearest), without going through floating point.
+fn push_millis(out: &mut String, duration: Duration) -> fmt::Result {
+    let micros = (duration.as_nanos() + 500) / 1000;
+    write!(out, "{}.{:03}", micros / 1000, micros % 1000)
+}
+
+/// `time` as RFC 3339 UTC with milliseconds (`2023-11-14T22:13:20.123Z`).
+fn push_time(out: &mut String, time: SystemTime) {
+    let _ = write!(out, "{}", humantime::format_rfc3339_millis(time));
 }
 
 /// The process's access log, from `gateway.access_log` at startup.

@@ -41,6 +41,54 @@ fn text_line_has_every_field_and_escapes_the_path() {
     );
 }
 
+/// Times and durations as the line shows them: each second its own (the
+/// per-second prefix is cached), milliseconds truncated, durations rounded
+/// to the microsecond.
+#[test]
+fn times_and_durations_are_formatted_per_record() {
+    let cases = [
+        (
+            1_700_000_000_123,
+            1_499_600,
+            "2023-11-14T22:13:20.123Z",
+            "1.500",
+        ),
+        (
+            1_700_000_000_999,
+            999_999_499,
+            "2023-11-14T22:13:20.999Z",
+            "999.999",
+        ),
+        (
+            1_700_000_001_000,
+            999_999_500,
+            "2023-11-14T22:13:21.000Z",
+            "1000.000",
+        ),
+        (1_700_000_000_007, 0, "2023-11-14T22:13:20.007Z", "0.000"),
+        (
+            86_400_000,
+            12_345_678_901,
+            "1970-01-02T00:00:00.000Z",
+            "12345.679",
+        ),
+    ];
+    for (millis, nanos, time, duration) in cases {
+        let mut r = record("/", None);
+        r.time = UNIX_EPOCH + Duration::from_millis(millis);
+        r.duration = Duration::from_nanos(nanos);
+        let mut out = String::new();
+        r.write_line(AccessLogFormat::Text, &mut out);
+        assert!(out.starts_with(&format!("time={time} ")), "{out}");
+        assert!(out.contains(&format!(" duration_ms={duration} ")), "{out}");
+        let mut json = String::new();
+        r.write_line(AccessLogFormat::Json, &mut json);
+        let v: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
+        assert_eq!(v["time"], time);
+        assert_eq!(v["duration_ms"].as_f64(), duration.parse::<f64>().ok());
+    }
+}
+
 #[test]
 fn json_line_is_one_valid_object_even_for_hostile_values() {
     let mut out = String::new();
