@@ -24,24 +24,24 @@ routes:
     .replace("grace_period_seconds: 1", "grace_period_seconds: 4")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_lets_an_in_flight_request_complete() {
-    let slow = MockUpstream::start(
-        "slow",
-        Slow {
-            delay: Duration::from_millis(1500),
-            then: std::sync::Arc::new(Fixed::ok("done")),
-        },
-    )
-    .await
-    .unwrap();
-    let mut gw = start(&Template::new(&slow_config()).upstream("slow", slow.addr())).await;
+/// An upstream that answers `done` after `delay`.
+async fn slow_upstream(delay: Duration) -> MockUpstream {
+    let then = std::sync::Arc::new(Fixed::ok("done"));
+    MockUpstream::start("slow", Slow { delay, then })
+        .await
+        .unwrap()
+}
 
+/// Sends `GET /` through the gateway and returns once `slow` has it; the
+/// handle yields the status and body.
+async fn request_in_flight(
+    gw: &harness::GatewayProcess,
+    slow: &MockUpstream,
+) -> tokio::task::JoinHandle<Result<(u16, String), reqwest::Error>> {
     let url = gw.url("/");
     let in_flight = tokio::spawn(async move {
         let resp = common::client().get(url).send().await?;
-        let status = resp.status().as_u16();
-        Ok::<_, reqwest::Error>((status, resp.text().await?))
+        Ok((resp.status().as_u16(), resp.text().await?))
     });
     harness::wait::until(
         "the request to reach the upstream",
@@ -50,6 +50,15 @@ async fn sigterm_lets_an_in_flight_request_complete() {
     )
     .await
     .unwrap();
+    in_flight
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_an_in_flight_request_complete() {
+    let slow = slow_upstream(Duration::from_millis(1500)).await;
+    let mut gw = start(&Template::new(&slow_config()).upstream("slow", slow.addr())).await;
+
+    let in_flight = request_in_flight(&gw, &slow).await;
     gw.signal(Signal::SIGTERM).unwrap();
 
     let (status, body) = in_flight
@@ -81,15 +90,7 @@ async fn sigterm_lets_an_in_flight_request_complete() {
 /// process is still serving a request that takes 6 s when it closes.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_idle_keepalive_connections_while_requests_finish() {
-    let slow = MockUpstream::start(
-        "slow",
-        Slow {
-            delay: Duration::from_secs(6),
-            then: std::sync::Arc::new(Fixed::ok("done")),
-        },
-    )
-    .await
-    .unwrap();
+    let slow = slow_upstream(Duration::from_secs(6)).await;
     let fast = MockUpstream::start("fast", Fixed::ok("fast"))
         .await
         .unwrap();
@@ -124,18 +125,7 @@ routes:
         response.extend_from_slice(&chunk[..n]);
     }
 
-    let url = gw.url("/");
-    let in_flight = tokio::spawn(async move {
-        let resp = common::client().get(url).send().await?;
-        Ok::<_, reqwest::Error>((resp.status().as_u16(), resp.text().await?))
-    });
-    harness::wait::until(
-        "the request to reach the upstream",
-        Duration::from_secs(5),
-        || async { (slow.hits() == 1).then_some(()) },
-    )
-    .await
-    .unwrap();
+    let in_flight = request_in_flight(&gw, &slow).await;
     gw.signal(Signal::SIGTERM).unwrap();
 
     let read = tokio::time::timeout(Duration::from_secs(20), idle.read(&mut chunk)).await;
