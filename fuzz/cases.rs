@@ -7,10 +7,10 @@
 use gateway::config::{
     self, ConfigSource, EscapedSlashes, HeaderRulesConfig, LoadedConfig, QueryConfig, RewriteConfig,
 };
-use gateway::generation::Generation;
-use gateway::headers::HeaderRules;
-use gateway::normalize::{normalize_path, PathPolicy};
-use gateway::rewrite::{PathRewrite, QueryRewrite};
+use gateway::control::generation::Generation;
+use gateway::hygiene::normalize::{normalize_path, PathPolicy};
+use gateway::route::headers::HeaderRules;
+use gateway::route::rewrite::{PathRewrite, QueryRewrite};
 use http::Method;
 use pingora::http::RequestHeader;
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! listeners from a running gateway, `-t` check the config and exit.
 
 use gateway::config::{self, LoadedConfig};
-use gateway::generation::Generation;
+use gateway::control::generation::Generation;
 use pingora::server::configuration::Opt;
 use pingora::server::RunArgs;
 use std::path::Path;

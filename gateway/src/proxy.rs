@@ -1,14 +1,14 @@
 //! The one `ProxyHttp` implementation. Each phase delegates to the module
 //! that owns the concern; this file only orchestrates.
 
-use crate::access_log::AccessRecord;
-use crate::error_response::ErrorResponse;
-use crate::generation::Generation;
-use crate::metrics::StatusCounters;
-use crate::normalize::normalize_path;
-use crate::request_id::{self, X_REQUEST_ID};
-use crate::request_target;
-use crate::state::GatewayState;
+use crate::control::generation::Generation;
+use crate::control::state::GatewayState;
+use crate::hygiene::normalize::normalize_path;
+use crate::hygiene::request_id::{self, X_REQUEST_ID};
+use crate::hygiene::request_target;
+use crate::observe::access_log::AccessRecord;
+use crate::observe::metrics::StatusCounters;
+use crate::response::error::ErrorResponse;
 use crate::upstream::{
     find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput, Tried,
 };
@@ -35,8 +35,8 @@ const CLIENT_CLOSED: u16 = 499;
 static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
 
 /// `gateway_grpc_responses_total` handles for calls that matched no route.
-static UNROUTED_GRPC: LazyLock<crate::grpc::GrpcCounters> =
-    LazyLock::new(|| crate::grpc::GrpcCounters::new("none"));
+static UNROUTED_GRPC: LazyLock<crate::protocol::grpc::GrpcCounters> =
+    LazyLock::new(|| crate::protocol::grpc::GrpcCounters::new("none"));
 
 /// The gateway proxy.
 pub struct GatewayProxy {
@@ -73,27 +73,27 @@ pub struct RequestCtx {
     /// What the response cache did for this request.
     cache: crate::cache::CacheState,
     /// The client's address (set in `early_request_filter`): the socket
-    /// peer, or behind trusted proxies the forwarded client (`crate::client`).
+    /// peer, or behind trusted proxies the forwarded client (`crate::admission::client`).
     pub client_ip: Option<IpAddr>,
     /// The client connection: peer, whether it is a trusted proxy, TLS.
-    client: crate::client::ClientConn,
+    client: crate::admission::client::ClientConn,
     /// Body size and body-rule state, from `request_filter` on.
-    body: crate::request_guard::BodyGuard,
+    body: crate::admission::request_guard::BodyGuard,
     /// The authenticated identity (api key name, user, token subject), once
     /// a route's auth accepted the request.
     pub identity: Option<String>,
     /// The client certificate's names (HTTPS listeners with `client_auth`).
-    pub client_cert: Option<Arc<crate::downstream_tls::ClientIdentity>>,
+    pub client_cert: Option<Arc<crate::edge::tls::ClientIdentity>>,
     /// In-flight slots held until the request ends (released on drop).
-    permits: crate::limits::Permits,
+    permits: crate::admission::limits::Permits,
     /// Counts an upgraded WebSocket as open until the request ends.
-    websocket: Option<crate::websocket::OpenWebSocket>,
+    websocket: Option<crate::protocol::websocket::OpenWebSocket>,
     /// Whether this is a gRPC call, and the status it ended with.
-    grpc: crate::grpc::GrpcCall,
+    grpc: crate::protocol::grpc::GrpcCall,
 }
 
 impl RequestCtx {
-    fn route_and_cluster(&self) -> Option<(&crate::routing::Route, &Arc<Cluster>)> {
+    fn route_and_cluster(&self) -> Option<(&crate::route::Route, &Arc<Cluster>)> {
         let route = self.generation.as_ref()?.routes.get(self.route?);
         Some((route, &route.cluster))
     }
@@ -112,13 +112,13 @@ impl RequestCtx {
             return Ok(());
         }
         let route = generation.routes.get(index);
-        let input = crate::limits::KeyInput {
+        let input = crate::admission::limits::KeyInput {
             client_ip: self.client_ip,
             identity: self.identity.as_deref(),
             headers: &session.req_header().headers,
             route: &route.name,
         };
-        crate::limits::admission::admit(&route.limits, &input, &mut self.permits)
+        crate::admission::limits::admission::admit(&route.limits, &input, &mut self.permits)
     }
 
     fn route_name(&self) -> &str {
@@ -146,7 +146,7 @@ async fn authenticate(session: &mut Session, ctx: &mut RequestCtx) -> Result<(),
     let Some(auth) = ctx.route_and_cluster().and_then(|(r, _)| r.auth.clone()) else {
         return Ok(());
     };
-    ctx.identity = Some(crate::security::auth::authenticate(session, &auth).await?);
+    ctx.identity = Some(crate::admission::auth::authenticate(session, &auth).await?);
     Ok(())
 }
 
@@ -221,13 +221,13 @@ impl ProxyHttp for GatewayProxy {
             pin_cookie: None,
             cache: crate::cache::CacheState::default(),
             client_ip: None,
-            client: crate::client::ClientConn::default(),
-            body: crate::request_guard::BodyGuard::default(),
+            client: crate::admission::client::ClientConn::default(),
+            body: crate::admission::request_guard::BodyGuard::default(),
             identity: None,
             client_cert: None,
-            permits: crate::limits::Permits::default(),
+            permits: crate::admission::limits::Permits::default(),
             websocket: None,
-            grpc: crate::grpc::GrpcCall::default(),
+            grpc: crate::protocol::grpc::GrpcCall::default(),
         }
     }
 
@@ -245,13 +245,13 @@ impl ProxyHttp for GatewayProxy {
         let downstream = &generation.downstream;
         downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
-        ctx.grpc = crate::grpc::GrpcCall::of(session.req_header());
-        ctx.client = crate::client::ClientConn::of(session, &generation.client);
+        ctx.grpc = crate::protocol::grpc::GrpcCall::of(session.req_header());
+        ctx.client = crate::admission::client::ClientConn::of(session, &generation.client);
         ctx.client_ip = (ctx.client).client_ip(
             &session.req_header().headers,
             &generation.client.trusted_proxies,
         );
-        ctx.client_cert = crate::downstream_tls::client_identity(session);
+        ctx.client_cert = crate::edge::tls::client_identity(session);
         if !generation.client.admits(ctx.client_ip) {
             ctx.rejection = Some(403);
         } else if let Err(exceeded) = downstream.check_limits(session.req_header()) {
@@ -263,8 +263,11 @@ impl ProxyHttp for GatewayProxy {
                 Ok(std::borrow::Cow::Borrowed(_)) => {}
                 Ok(std::borrow::Cow::Owned(path)) => {
                     let req = session.req_header_mut();
-                    let uri =
-                        crate::rewrite::with_path_and_query(&req.uri, &path, req.uri.query())?;
+                    let uri = crate::route::rewrite::with_path_and_query(
+                        &req.uri,
+                        &path,
+                        req.uri.query(),
+                    )?;
                     req.set_uri(uri);
                 }
                 Err(rejection) => {
@@ -276,7 +279,7 @@ impl ProxyHttp for GatewayProxy {
         if ctx.rejection.is_none() {
             let req = session.req_header();
             ctx.route = generation.routes.find(
-                crate::request_target::host(req),
+                crate::hygiene::request_target::host(req),
                 req.uri.path(),
                 &req.method,
             );
@@ -318,7 +321,12 @@ impl ProxyHttp for GatewayProxy {
                 let guard = ctx.route_and_cluster().map(|(r, _)| r.guard.clone());
                 let refused = match guard {
                     Some(guard) => {
-                        crate::request_guard::inspect_body(session, &guard, &mut ctx.body).await?
+                        crate::admission::request_guard::inspect_body(
+                            session,
+                            &guard,
+                            &mut ctx.body,
+                        )
+                        .await?
                     }
                     None => None,
                 };
@@ -418,7 +426,7 @@ impl ProxyHttp for GatewayProxy {
         };
         ctx.client.forward_headers(upstream_request)?;
         upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
-        if route.path_rewrite != crate::rewrite::PathRewrite::None
+        if route.path_rewrite != crate::route::rewrite::PathRewrite::None
             || !route.query_rewrite.is_empty()
         {
             let uri = &upstream_request.uri;
@@ -434,14 +442,14 @@ impl ProxyHttp for GatewayProxy {
                     .apply(uri.query())
                     .map(std::borrow::Cow::Owned)
             };
-            let new_uri = crate::rewrite::with_path_and_query(uri, &path, query.as_deref())?;
+            let new_uri = crate::route::rewrite::with_path_and_query(uri, &path, query.as_deref())?;
             upstream_request.set_uri(new_uri);
         }
         route.request_headers.apply(upstream_request);
         route
             .tls
             .forward_cn(upstream_request, ctx.client_cert.as_deref())?;
-        crate::security::auth::to_upstream(
+        crate::admission::auth::to_upstream(
             route.auth.as_deref(),
             ctx.identity.as_deref(),
             upstream_request,
@@ -455,7 +463,12 @@ impl ProxyHttp for GatewayProxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        crate::request_guard::filter_body(&mut ctx.body, ctx.attempts, body, end_of_stream)
+        crate::admission::request_guard::filter_body(
+            &mut ctx.body,
+            ctx.attempts,
+            body,
+            end_of_stream,
+        )
     }
 
     async fn connected_to_upstream(
@@ -687,7 +700,8 @@ impl ProxyHttp for GatewayProxy {
     }
 
     fn suppress_error_log(&self, session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
-        crate::request_guard::is_rejection(error) || crate::websocket::is_idle_close(session, error)
+        crate::admission::request_guard::is_rejection(error)
+            || crate::protocol::websocket::is_idle_close(session, error)
     }
 
     async fn fail_to_proxy(
@@ -698,7 +712,8 @@ impl ProxyHttp for GatewayProxy {
     ) -> FailToProxy {
         if let Some(sent) = session.response_written().map(|r| r.status.as_u16()) {
             // A gRPC call ends with its error status in trailers instead.
-            if crate::grpc::end_with_error(session, &mut ctx.grpc, error_status(e)).await {
+            if crate::protocol::grpc::end_with_error(session, &mut ctx.grpc, error_status(e)).await
+            {
                 return FailToProxy {
                     error_code: sent,
                     can_reuse_downstream: false,
@@ -760,7 +775,7 @@ impl ProxyHttp for GatewayProxy {
                 cluster.endpoint(r).attempts().success.inc();
             }
         }
-        let protocol = crate::protocol_label::of(session);
+        let protocol = crate::protocol::label::of(session);
         match route {
             Some(route) => route.requests.inc(status, protocol),
             None => UNROUTED.inc(status, protocol),

@@ -1,15 +1,15 @@
 //! Assembles the Pingora server: proxy listeners, admin, health checks and
 //! the SIGHUP reloader, all sharing one [`GatewayState`].
 
-use crate::admin::AdminApp;
 use crate::config::{Config, ConfigError, LoadedConfig};
-use crate::downstream_tls::TlsTerminated;
-use crate::drain::Drained;
+use crate::control::admin::AdminApp;
+use crate::control::drain::Drained;
+use crate::control::health::HealthService;
+use crate::control::reload::SighupReloader;
+use crate::control::state::GatewayState;
+use crate::edge::tls::TlsTerminated;
 use crate::edge::{ClientConnections, EdgeListeners};
 use crate::proxy::GatewayProxy;
-use crate::reload::SighupReloader;
-use crate::state::GatewayState;
-use crate::upstream::HealthService;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::{L4BufferSettings, ListenerConfig, DEFAULT_L4_WRITE_BUFFER_SIZE};
 use pingora::server::configuration::{Opt, ServerConf};
@@ -47,15 +47,15 @@ pub fn downstream_buffers(config: &Config) -> L4BufferSettings {
 }
 
 /// Creates the default private directory when the pid file or upgrade
-/// socket lives there (see [`crate::runtime_dir`]).
+/// socket lives there (see [`crate::config::runtime_dir`]).
 fn prepare_runtime_dir(config: &Config, loaded: &LoadedConfig) -> Result<(), ConfigError> {
-    let dir = crate::runtime_dir::default_dir();
+    let dir = crate::config::runtime_dir::default_dir();
     for (key, path) in [
         ("pid_file", &config.pid_file),
         ("upgrade_sock", &config.upgrade_sock),
     ] {
         if std::path::Path::new(path).parent() == Some(dir.as_path()) {
-            crate::runtime_dir::ensure_private(&dir).map_err(|e| {
+            crate::config::runtime_dir::ensure_private(&dir).map_err(|e| {
                 ConfigError::at(
                     &loaded.source.display_name(),
                     key,

@@ -260,7 +260,7 @@ fn check_flag_exits_0_for_good_and_1_for_bad_configs_with_the_message() {
 #[test]
 fn pid_file_and_upgrade_socket_default_to_a_private_directory_not_shared_tmp() {
     let cfg = parse(GOOD, "good.yaml", &env).unwrap();
-    let private = gateway::runtime_dir::default_dir();
+    let private = gateway::config::runtime_dir::default_dir();
     for path in [&cfg.pid_file, &cfg.upgrade_sock] {
         let parent = std::path::Path::new(path).parent().unwrap();
         assert_eq!(parent, private, "{path}");
@@ -392,7 +392,7 @@ fn bad_auth_settings_name_their_key_path() {
 #[test]
 fn unreadable_or_wrong_jwt_key_files_fail_the_build_with_the_key_path() {
     use gateway::config::load_file;
-    use gateway::generation::Generation;
+    use gateway::control::generation::Generation;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("not-a-key.pem"), "hello").unwrap();
     let cases = [
@@ -489,7 +489,7 @@ fn compile_error(dir: &std::path::Path, yaml: &str) -> String {
     let path = dir.join("gateway.yaml");
     std::fs::write(&path, yaml).unwrap();
     match load_file(&path)
-        .and_then(|l: LoadedConfig| gateway::generation::Generation::build(l, None, 1))
+        .and_then(|l: LoadedConfig| gateway::control::generation::Generation::build(l, None, 1))
     {
         Ok(_) => panic!("accepted:\n{yaml}"),
         Err(e) => e.to_string(),

@@ -5,8 +5,8 @@
 //! bad values per key; a small fixed sample also goes through `gateway -t`.
 
 use gateway::config::{parse, ConfigSource, LoadedConfig};
-use gateway::error_page;
-use gateway::generation::Generation;
+use gateway::control::generation::Generation;
+use gateway::response::page;
 use http::{HeaderValue, Method};
 use pingora::http::RequestHeader;
 use proptest::prelude::*;
@@ -418,18 +418,20 @@ fn serve(generation: &Generation, host: &str, path: &str, query: Option<&str>, m
     for client in ["10.1.2.3", "::1", "::ffff:192.0.2.7"] {
         let _ = route.guard.check_head(client.parse().ok(), &upstream);
     }
-    let input = gateway::limits::KeyInput {
+    let input = gateway::admission::limits::KeyInput {
         client_ip: Some(std::net::Ipv4Addr::LOCALHOST.into()),
         identity: None,
         headers: &upstream.headers,
         route: &route.name,
     };
-    let mut permits = gateway::limits::Permits::default();
+    let mut permits = gateway::admission::limits::Permits::default();
     // Admitted or refused, never a panic; a refusal is a 429 or a 503.
-    if let Err(refusal) = gateway::limits::admission::admit(&route.limits, &input, &mut permits) {
+    if let Err(refusal) =
+        gateway::admission::limits::admission::admit(&route.limits, &input, &mut permits)
+    {
         assert!(matches!(refusal.status(), 429 | 503), "{refusal:?}");
     }
-    let body = error_page::render(route.error_page.as_ref(), 502, "id");
+    let body = page::render(route.error_page.as_ref(), 502, "id");
     assert!(
         HeaderValue::from_str(&body.content_type).is_ok(),
         "error page content type {:?} is not a header value",

@@ -3,7 +3,9 @@
 //! single-threaded reference, and the bound under concurrent checks of one
 //! key. Case counts: `PROPTEST_CASES` overrides the per-property defaults.
 
-use gateway::limits::{Clock, Decision, FakeClock, GcraLimiter, GcraPolicy, ShardedStore};
+use gateway::admission::limits::{
+    Clock, Decision, FakeClock, GcraLimiter, GcraPolicy, ShardedStore,
+};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

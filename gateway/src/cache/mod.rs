@@ -174,7 +174,7 @@ pub fn cache_key(
     let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut primary = key::primary(
         "http",
-        crate::request_target::host(req),
+        crate::hygiene::request_target::host(req),
         path_and_query,
         req,
         &route.key_headers,

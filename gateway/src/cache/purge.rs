@@ -5,7 +5,7 @@
 use super::key::bare_host;
 use super::metrics::CACHE_METRICS;
 use super::{shared, RouteCache};
-use crate::request_target::host as request_host;
+use crate::hygiene::request_target::host as request_host;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;

@@ -200,7 +200,7 @@ fn validate_gcra(c: &GcraConfig, path: &str) -> Result<(), Problem> {
             "expected at least 1 (the requests a key may make at once)".into(),
         ));
     }
-    crate::limits::GcraPolicy::new(c.rate.count, c.rate.per, c.burst)
+    crate::admission::limits::GcraPolicy::new(c.rate.count, c.rate.per, c.burst)
         .map(|_| ())
         .map_err(|e| {
             (

@@ -3,7 +3,7 @@
 //!
 //! [`load_file`] and [`load_embedded`] return a [`LoadedConfig`]: the parsed
 //! model plus where it came from. Turning it into routing tables and
-//! balancers is `crate::generation`'s job.
+//! balancers is `crate::control::generation`'s job.
 
 mod access_log;
 pub mod auth;
@@ -12,6 +12,7 @@ mod env;
 mod error;
 pub mod limits;
 mod model;
+pub mod runtime_dir;
 pub mod security;
 pub mod tls;
 mod validate;

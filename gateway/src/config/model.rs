@@ -2,7 +2,7 @@
 //!
 //! Every struct refuses unknown keys, so a typo is an error that names its key
 //! path instead of a silently ignored setting. The proxy never reads these
-//! types on the request path; `crate::generation` compiles them first.
+//! types on the request path; `crate::control::generation` compiles them first.
 
 use super::cache::{CacheStorageConfig, RouteCacheConfig};
 use super::limits::{ClusterLimitsConfig, GlobalLimitsConfig, RouteLimitsConfig};
@@ -29,11 +29,11 @@ pub struct Config {
     /// Idle upstream connections kept for reuse.
     #[serde(default = "default_keepalive_pool")]
     pub upstream_keepalive_pool_size: usize,
-    /// Where the pid file goes (see `crate::runtime_dir` for the default).
+    /// Where the pid file goes (see `crate::config::runtime_dir` for the default).
     #[serde(default = "default_pid_file")]
     pub pid_file: String,
     /// Unix socket used to hand listeners to a new process on upgrade (see
-    /// `crate::runtime_dir` for the default).
+    /// `crate::config::runtime_dir` for the default).
     #[serde(default = "default_upgrade_sock")]
     pub upgrade_sock: String,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGQUIT.
@@ -661,13 +661,13 @@ fn default_keepalive_pool() -> usize {
     128
 }
 fn default_pid_file() -> String {
-    crate::runtime_dir::default_dir()
+    crate::config::runtime_dir::default_dir()
         .join("gateway.pid")
         .display()
         .to_string()
 }
 fn default_upgrade_sock() -> String {
-    crate::runtime_dir::default_dir()
+    crate::config::runtime_dir::default_dir()
         .join("upgrade.sock")
         .display()
         .to_string()

@@ -1,7 +1,7 @@
 //! The config model of HTTPS listeners (`gateway.listeners[].tls`) and the
 //! route keys that read the client certificate. Paths are PEM files,
 //! relative to the config file's directory; they are read when the config
-//! is compiled (`crate::downstream_tls`).
+//! is compiled (`crate::edge::tls`).
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@
 use super::metrics::EDGE_METRICS;
 use super::proxy_protocol::{self, reason};
 use crate::config::ListenerConfig;
-use crate::state::GatewayState;
+use crate::control::state::GatewayState;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::l4::socket::SocketAddr as PeerAddr;
@@ -55,7 +55,7 @@ impl EdgeListeners {
     /// The exact address, else a listener on the unspecified address with
     /// the same port.
     fn find(&self, local: SocketAddr) -> Option<&EdgeListener> {
-        crate::listener_match::find_listener(&self.listeners, local, |l| l.address)
+        crate::edge::listener_match::find_listener(&self.listeners, local, |l| l.address)
     }
 }
 

@@ -33,7 +33,7 @@ impl HttpsRedirect {
     /// The `Location` for `host` (its port, if any, is replaced) and
     /// `path_and_query`; `None` when the host cannot form one.
     pub fn location(&self, host: &str, path_and_query: &str) -> Option<HeaderValue> {
-        let host = crate::routing::strip_port(host);
+        let host = crate::hygiene::request_target::strip_port(host);
         let name_chars = |b: u8| b.is_ascii_alphanumeric() || b"-._:".contains(&b);
         if host.is_empty() || !host.bytes().all(name_chars) {
             return None;
@@ -70,7 +70,7 @@ pub async fn redirect_https(
     };
     let req = session.req_header();
     let path_and_query = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let location = redirect.location(crate::request_target::host(req), path_and_query);
+    let location = redirect.location(crate::hygiene::request_target::host(req), path_and_query);
     if !(session.is_body_empty() || session.is_body_done()) {
         session.set_keepalive(None);
     }

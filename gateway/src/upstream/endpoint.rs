@@ -6,7 +6,7 @@ use super::address;
 use super::passive::PassiveState;
 use super::tls;
 use crate::config::{ClusterConfig, EndpointAddress, EndpointConfig, UpstreamProtocol};
-use crate::metrics::{self, outcome, METRICS};
+use crate::observe::metrics::{self, outcome, METRICS};
 use pingora::upstreams::peer::HttpPeer;
 use prometheus::{IntCounter, IntGauge};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

@@ -1,24 +1,18 @@
 //! Active health checks (TCP or Unix socket connect, or an HTTP GET in the
-//! cluster's protocol, see [`super::health_http`]) and the background
-//! service that runs them at each cluster's interval.
+//! cluster's protocol, see [`super::health_http`]). The background service
+//! that runs them when due is `crate::control::health`.
 
 use super::address;
 use super::endpoint::Endpoint;
 use super::health_http;
 use crate::config::{HealthCheckConfig, HealthCheckKind};
-use crate::metrics::METRICS;
-use crate::state::GatewayState;
+use crate::observe::metrics::METRICS;
 use async_trait::async_trait;
 use pingora::lb::health_check::HealthCheck;
 use pingora::lb::Backend;
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
 use pingora::{Error, ErrorType, Result};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How often the service looks for clusters whose check is due.
-const SCHEDULER_TICK: Duration = Duration::from_millis(50);
 
 /// One cluster pool's active health check.
 pub struct ActiveCheck {
@@ -162,39 +156,6 @@ impl HealthCheck for ActiveCheck {
             self.healthy_after
         } else {
             self.unhealthy_after
-        }
-    }
-}
-
-/// Background service that runs each cluster's checks when they are due,
-/// following config reloads.
-pub struct HealthService {
-    state: Arc<GatewayState>,
-}
-
-impl HealthService {
-    /// A service over the gateway's state.
-    pub fn new(state: Arc<GatewayState>) -> Self {
-        Self { state }
-    }
-}
-
-#[async_trait]
-impl BackgroundService for HealthService {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            let generation = self.state.current();
-            for cluster in generation.clusters.values() {
-                cluster.end_expired_ejections();
-                if cluster.health_check_due() {
-                    let cluster = cluster.clone();
-                    tokio::spawn(async move { cluster.run_health_check().await });
-                }
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(SCHEDULER_TICK) => {}
-            }
         }
     }
 }

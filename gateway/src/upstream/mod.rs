@@ -14,7 +14,7 @@ pub(crate) mod tls;
 mod tried;
 
 pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
-pub use health::{ActiveCheck, HealthService};
+pub use health::ActiveCheck;
 pub use pool::Pool;
 pub use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
 pub use sticky::{find_cookie, Sticky};
@@ -22,7 +22,7 @@ pub use tls::load_files as load_tls_files;
 pub use tried::Tried;
 
 use crate::config::{Balance, ClusterConfig, HashKey};
-use crate::metrics::METRICS;
+use crate::observe::metrics::METRICS;
 use clock::now_ms;
 use prometheus::IntCounter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
