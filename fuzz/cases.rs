@@ -1,5 +1,5 @@
 //! One function per fuzz target, shared by the cargo-fuzz targets in
-//! `fuzz/fuzz_targets/` and by `gateway/tests/fuzz_corpus.rs`, which replays
+//! `fuzz/fuzz_targets/` and by `gateway/tests/it/fuzz_corpus.rs`, which replays
 //! every file of `fuzz/corpus/<target>/` through the same code on a plain
 //! `cargo test`. Each function must never panic on any input; where a cheap
 //! invariant exists it is asserted too, so a wrong answer is a crash.
@@ -7,10 +7,8 @@
 use gateway::config::{
     self, ConfigSource, EscapedSlashes, HeaderRulesConfig, LoadedConfig, QueryConfig, RewriteConfig,
 };
-use gateway::control::generation::Generation;
-use gateway::hygiene::normalize::{normalize_path, PathPolicy};
-use gateway::route::headers::HeaderRules;
-use gateway::route::rewrite::{PathRewrite, QueryRewrite};
+use gateway::parts::{normalize_path, HeaderRules, PathPolicy, PathRewrite, QueryRewrite};
+use gateway::Generation;
 use http::Method;
 use pingora::http::RequestHeader;
 use std::collections::BTreeMap;
@@ -119,20 +117,21 @@ pub fn routing(data: &[u8]) {
         return;
     };
     let route = generation.routes.get(index);
+    let matcher = generation.routes.matcher(index);
     assert!(
-        path.starts_with(route.prefix.as_str()),
+        path.starts_with(matcher.prefix.as_str()),
         "route {} (prefix {:?}) chosen for path {path:?}",
         route.name,
-        route.prefix
+        matcher.prefix
     );
-    if let Some(methods) = &route.methods {
+    if let Some(methods) = &matcher.methods {
         assert!(
             methods.contains(&method),
             "route {} for {method}",
             route.name
         );
     }
-    if let Some(rewritten) = route.path_rewrite.apply(&path, &route.prefix) {
+    if let Some(rewritten) = route.rewrite.path.apply(&path, &route.rewrite.prefix) {
         assert!(!rewritten.is_empty(), "rewrite of {path:?} is empty");
     }
 }
@@ -343,8 +342,9 @@ pub fn path(data: &[u8]) {
     let generation = routing_generation();
     if let Some(index) = generation.routes.find(&lossy(host), &normal, &method) {
         let route = generation.routes.get(index);
+        let prefix = &generation.routes.matcher(index).prefix;
         assert!(
-            normal.starts_with(route.prefix.as_str()),
+            normal.starts_with(prefix.as_str()),
             "route {} for normalised path {normal:?}",
             route.name
         );

@@ -68,7 +68,7 @@ fn start_targets(origin: &Origin, dir: &std::path::Path) -> Vec<Target> {
         config,
         source: ConfigSource::Embedded,
     };
-    let (server, _state) = gateway::server::build(None, loaded).expect("building the gateway");
+    let (server, _state) = gateway::build(None, loaded).expect("building the gateway");
     targets.push(Target {
         name: "gateway",
         addr: listen,

@@ -94,6 +94,7 @@ impl ExternalProxy {
         Self::spawn(cmd, addr, dir)
     }
 
+    #[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
     fn spawn(mut cmd: Command, addr: SocketAddr, dir: tempfile::TempDir) -> std::io::Result<Self> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -120,6 +121,7 @@ impl ExternalProxy {
 }
 
 impl Drop for ExternalProxy {
+    #[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
     fn drop(&mut self) {
         // SIGTERM: nginx's master stops its workers before exiting.
         // SAFETY: signalling our own child by pid.

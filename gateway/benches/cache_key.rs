@@ -2,19 +2,21 @@
 //! Pingora `CacheKey` hash the storage looks entries up by.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gateway::cache::key::{cache_key, primary};
+use gateway::parts::{cache_key, primary};
 use http::HeaderName;
 use pingora::cache::key::CacheHashKey;
 use pingora::http::RequestHeader;
 use std::hint::black_box;
 
 fn request() -> RequestHeader {
-    let mut req = RequestHeader::build("GET", b"/assets/app.js?v=42", None).unwrap();
+    let mut req =
+        RequestHeader::build("GET", b"/assets/app.js?v=42", None).expect("a valid request header");
     req.insert_header("host", "Static.Example.COM:8080")
-        .unwrap();
+        .expect("a valid request header");
     req.insert_header("accept-language", "en-GB,en;q=0.9")
-        .unwrap();
-    req.insert_header("accept-encoding", "gzip, br").unwrap();
+        .expect("a valid request header");
+    req.insert_header("accept-encoding", "gzip, br")
+        .expect("a valid request header");
     req
 }
 

@@ -4,9 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gateway::config::{parse, ConfigSource, LoadedConfig};
-use gateway::control::generation::Generation;
-use gateway::route::headers::HeaderRules;
-use gateway::route::rewrite::QueryRewrite;
+use gateway::parts::HeaderRules;
+use gateway::parts::QueryRewrite;
+use gateway::Generation;
 use http::Method;
 use pingora::http::ResponseHeader;
 use std::hint::black_box;
@@ -89,8 +89,8 @@ fn header_and_query_rules(c: &mut Criterion) {
 }
 
 fn forwarded_headers(c: &mut Criterion) {
-    use gateway::admission::client::ClientConn;
-    use gateway::admission::netlist::NetList;
+    use gateway::parts::ClientConn;
+    use gateway::parts::NetList;
     use pingora::http::RequestHeader;
     let trusted =
         NetList::parse(&["10.0.0.0/8".to_string(), "127.0.0.0/8".to_string()]).expect("networks");

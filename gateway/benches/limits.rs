@@ -7,7 +7,7 @@
 //! so the time reported is the wall time per check under contention.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gateway::admission::limits::{GcraLimiter, GcraPolicy};
+use gateway::parts::{GcraLimiter, GcraPolicy};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -151,9 +151,9 @@ gateway:
 "#;
 
 fn admission(c: &mut Criterion) {
-    use gateway::admission::limits::{admission::admit, KeyInput, Permits};
     use gateway::config::{parse, ConfigSource, LoadedConfig};
-    use gateway::control::generation::Generation;
+    use gateway::parts::{admit, KeyInput, Permits};
+    use gateway::Generation;
 
     let config = parse(ADMISSION_CONFIG, "bench.yaml", &|_| None).expect("bench config");
     let loaded = LoadedConfig {

@@ -3,7 +3,7 @@
 //! listeners from a running gateway, `-t` check the config and exit.
 
 use gateway::config::{self, LoadedConfig};
-use gateway::control::generation::Generation;
+use gateway::Generation;
 use pingora::server::configuration::Opt;
 use pingora::server::RunArgs;
 use std::path::Path;
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     log::info!("starting with config {}", loaded.source.display_name());
-    match gateway::server::build(Some(opt), loaded) {
+    match gateway::build(Some(opt), loaded) {
         Ok((server, state)) => {
             server.run(RunArgs::default());
             state.access_log().flush(ACCESS_LOG_FLUSH_WAIT);

@@ -1,129 +1,114 @@
-//! The one `ProxyHttp` implementation. Each phase delegates to the module
-//! that owns the concern; this file only orchestrates.
+//! The one `ProxyHttp` implementation. It only orchestrates: each phase is a
+//! short list of calls into the stage that owns the concern.
+//!
+//! ```text
+//! Pingora phase             stage modules it calls
+//! early_request_filter      hygiene (request id, session, prepare), protocol::grpc,
+//!                           admission::client (address, global IP rules), edge::tls,
+//!                           route (table match), admission::request_guard (head)
+//! request_filter            edge (HTTPS redirect), edge::tls (certificate rule),
+//!                           admission::admit, cache::purge, response (refusals)
+//! upstream_peer             upstream::Attempt, edge::tls (SNI), protocol::websocket
+//! upstream_request_filter   admission::client (X-Forwarded-*), route (rewrites,
+//!                           header rules, CN header, identity)
+//! request_body_filter       admission::request_guard
+//! connected_to_upstream,    upstream::Attempt (connection counts, passive health,
+//! fail_to_connect,            retry decisions)
+//! upstream_response_filter,
+//! error_while_proxy
+//! response_filter           route::headers, protocol, upstream::Attempt (sticky
+//!                           cookie), cache
+//! response_trailer_filter   protocol::grpc
+//! the cache hooks           cache
+//! fail_to_proxy             response (status_for, end_started, error page)
+//! logging                   cache, upstream::Attempt, protocol, observe::log_request
+//! ```
 
-use crate::control::generation::Generation;
-use crate::control::state::GatewayState;
-use crate::hygiene::normalize::normalize_path;
-use crate::hygiene::request_id::{self, X_REQUEST_ID};
-use crate::hygiene::request_target;
-use crate::observe::access_log::AccessRecord;
-use crate::observe::metrics::StatusCounters;
-use crate::response::error::ErrorResponse;
-use crate::upstream::{
-    find_cookie, Cluster, EndpointRef, Failure, RetryDecision, RetryInput, Tried,
-};
+use crate::admission::{self, client::ClientConn, limits::Permits, request_guard::BodyGuard};
+use crate::cache;
+use crate::control::{generation::Generation, state::GatewayState};
+use crate::hygiene;
+use crate::hygiene::request_id::{self, RequestId, X_REQUEST_ID};
+use crate::observe::{self, FinishedRequest, Started};
+use crate::protocol::grpc::GrpcCall;
+use crate::response::{self, error::ErrorResponse};
+use crate::route::Route;
+use crate::upstream::{Attempt, Cluster};
 use async_trait::async_trait;
-use http::header::{COOKIE, SET_COOKIE};
-use http::HeaderValue;
+use http::header::SET_COOKIE;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::Digest;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType, Result};
+use pingora::{Error, Result};
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
-use std::time::{Instant, SystemTime};
-
-/// Scheduler turns given to an h2 connection to flush a stream's frames
-/// before the stream is reset.
-const H2_FLUSH_YIELDS: usize = 4;
-
-/// Status recorded for a request whose client left before any response.
-const CLIENT_CLOSED: u16 = 499;
-
-/// `gateway_requests_total` handles for requests that matched no route.
-static UNROUTED: LazyLock<StatusCounters> = LazyLock::new(|| StatusCounters::new("none"));
-
-/// `gateway_grpc_responses_total` handles for calls that matched no route.
-static UNROUTED_GRPC: LazyLock<crate::protocol::grpc::GrpcCounters> =
-    LazyLock::new(|| crate::protocol::grpc::GrpcCounters::new("none"));
+use std::sync::Arc;
 
 /// The gateway proxy.
-pub struct GatewayProxy {
+pub(crate) struct GatewayProxy {
     state: Arc<GatewayState>,
 }
 
 impl GatewayProxy {
     /// A proxy over the gateway's live state.
-    pub fn new(state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
         Self { state }
     }
 }
 
 /// Per-request state carried between phases.
-pub struct RequestCtx {
-    started: Instant,
-    generation: Option<Arc<Generation>>,
-    route: Option<usize>,
-    /// A status decided before routing (bad path, size limit): answered by
-    /// `request_filter` without proxying.
+#[derive(Default)]
+pub(crate) struct RequestCtx {
+    /// When the context was created, as the request began.
+    started: Started,
+    /// The generation the request runs on and the route it matched.
+    routing: Routing,
+    /// A status decided before proxying (bad path, size limit, no route,
+    /// route head check): answered by `request_filter`.
     rejection: Option<u16>,
-    request_id: request_id::RequestId,
-    endpoint: Option<EndpointRef>,
-    /// Endpoints already attempted.
-    tried: Tried,
-    attempts: usize,
-    /// The last attempt got a response whose status the policy retries.
-    status_retry: bool,
-    /// The next attempt replaces a stale pooled connection (not a retry).
-    reconnecting: bool,
-    counted_failover: bool,
-    /// Set-Cookie to pin this client to the chosen endpoint.
-    pin_cookie: Option<HeaderValue>,
+    request_id: RequestId,
+    /// The upstream attempts: endpoint, retries, sticky pin.
+    attempt: Attempt,
     /// What the response cache did for this request.
-    cache: crate::cache::CacheState,
+    cache: cache::CacheState,
     /// The client's address (set in `early_request_filter`): the socket
     /// peer, or behind trusted proxies the forwarded client (`crate::admission::client`).
     pub client_ip: Option<IpAddr>,
     /// The client connection: peer, whether it is a trusted proxy, TLS.
-    client: crate::admission::client::ClientConn,
+    client: ClientConn,
     /// Body size and body-rule state, from `request_filter` on.
-    body: crate::admission::request_guard::BodyGuard,
+    body: BodyGuard,
     /// The authenticated identity (api key name, user, token subject), once
     /// a route's auth accepted the request.
     pub identity: Option<String>,
     /// The client certificate's names (HTTPS listeners with `client_auth`).
     pub client_cert: Option<Arc<crate::edge::tls::ClientIdentity>>,
     /// In-flight slots held until the request ends (released on drop).
-    permits: crate::admission::limits::Permits,
+    permits: Permits,
     /// Counts an upgraded WebSocket as open until the request ends.
     websocket: Option<crate::protocol::websocket::OpenWebSocket>,
     /// Whether this is a gRPC call, and the status it ended with.
-    grpc: crate::protocol::grpc::GrpcCall,
+    grpc: GrpcCall,
 }
 
-impl RequestCtx {
-    fn route_and_cluster(&self) -> Option<(&crate::route::Route, &Arc<Cluster>)> {
-        let route = self.generation.as_ref()?.routes.get(self.route?);
-        Some((route, &route.cluster))
+/// The generation a request runs on and the index of its route there.
+#[derive(Default)]
+struct Routing {
+    generation: Option<Arc<Generation>>,
+    index: Option<usize>,
+}
+
+impl Routing {
+    fn route(&self) -> Option<&Route> {
+        Some(self.generation.as_ref()?.routes.get(self.index?))
     }
 
-    fn route_cache(&self) -> Option<&Arc<crate::cache::RouteCache>> {
-        self.route_and_cluster()?.0.cache.as_ref()
+    fn cluster(&self) -> Option<&Cluster> {
+        self.route().map(|r| &*r.cluster)
     }
 
-    /// Charges the route's limits (see `limits::admission`); background
-    /// cache revalidations are not client requests and are not charged.
-    fn admit(&mut self, session: &Session) -> Result<(), ErrorResponse> {
-        let (Some(generation), Some(index)) = (&self.generation, self.route) else {
-            return Ok(());
-        };
-        if crate::cache::is_background(session) {
-            return Ok(());
-        }
-        let route = generation.routes.get(index);
-        let input = crate::admission::limits::KeyInput {
-            client_ip: self.client_ip,
-            identity: self.identity.as_deref(),
-            headers: &session.req_header().headers,
-            route: &route.name,
-        };
-        crate::admission::limits::admission::admit(&route.limits, &input, &mut self.permits)
-    }
-
-    fn route_name(&self) -> &str {
-        self.route_and_cluster()
-            .map_or("none", |(r, _)| r.name.as_str())
+    fn cache(&self) -> Option<&Arc<cache::RouteCache>> {
+        self.route()?.cache.as_ref()
     }
 }
 
@@ -135,70 +120,8 @@ async fn respond_error(
     response: ErrorResponse,
 ) -> Result<()> {
     ctx.grpc.on_gateway_error(response.status());
-    let page = ctx
-        .route_and_cluster()
-        .and_then(|(r, _)| r.error_page.as_ref());
+    let page = ctx.routing.route().and_then(|r| r.error_page.as_ref());
     response.write(session, page, &ctx.request_id).await
-}
-
-/// Runs the matched route's auth, if any, and records the identity.
-async fn authenticate(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), ErrorResponse> {
-    let Some(auth) = ctx.route_and_cluster().and_then(|(r, _)| r.auth.clone()) else {
-        return Ok(());
-    };
-    ctx.identity = Some(crate::admission::auth::authenticate(session, &auth).await?);
-    Ok(())
-}
-
-/// Status the client gets for a proxy error.
-fn error_status(e: &Error) -> u16 {
-    match e.etype() {
-        ErrorType::HTTPStatus(code) => *code,
-        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => 504,
-        _ => match e.esource() {
-            ErrorSource::Upstream => 502,
-            ErrorSource::Downstream => match e.etype() {
-                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
-                _ => 400,
-            },
-            ErrorSource::Internal | ErrorSource::Unset => 500,
-        },
-    }
-}
-
-/// Whether the request can be sent again: idempotent, with its whole body
-/// still in the retry buffer.
-fn replayable(session: &Session) -> bool {
-    session.req_header().method.is_idempotent() && !session.as_ref().retry_buffer_truncated()
-}
-
-fn hash_key<'a>(
-    cluster: &Cluster,
-    session: &'a Session,
-    client_ip: Option<IpAddr>,
-    ip_buf: &'a mut [u8; 16],
-) -> &'a [u8] {
-    use crate::config::HashKey;
-    let req = session.req_header();
-    match &cluster.hash_key {
-        None => b"",
-        Some(HashKey::Path) => req.uri.path().as_bytes(),
-        Some(HashKey::Header(name)) => req.headers.get(name.as_str()).map_or(b"", |v| v.as_bytes()),
-        Some(HashKey::Cookie(name)) => {
-            find_cookie(req.headers.get_all(COOKIE).iter(), name).map_or(b"", |v| v.as_bytes())
-        }
-        Some(HashKey::ClientIp) => match client_ip {
-            Some(IpAddr::V4(v4)) => {
-                ip_buf[..4].copy_from_slice(&v4.octets());
-                &ip_buf[..4]
-            }
-            Some(IpAddr::V6(v6)) => {
-                *ip_buf = v6.octets();
-                &ip_buf[..]
-            }
-            None => b"",
-        },
-    }
 }
 
 #[async_trait]
@@ -206,147 +129,63 @@ impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx {
-            started: Instant::now(),
-            generation: None,
-            route: None,
-            rejection: None,
-            request_id: request_id::RequestId::default(),
-            endpoint: None,
-            tried: Tried::default(),
-            attempts: 0,
-            status_retry: false,
-            reconnecting: false,
-            counted_failover: false,
-            pin_cookie: None,
-            cache: crate::cache::CacheState::default(),
-            client_ip: None,
-            client: crate::admission::client::ClientConn::default(),
-            body: crate::admission::request_guard::BodyGuard::default(),
-            identity: None,
-            client_cert: None,
-            permits: crate::admission::limits::Permits::default(),
-            websocket: None,
-            grpc: crate::protocol::grpc::GrpcCall::default(),
-        }
+        RequestCtx::default()
     }
 
-    /// Request setup, before anything else looks at the request: generation,
-    /// request id, connection settings, size limits, request-target rules
-    /// (Host, absolute-form, Content-Length), path normalisation
-    /// (the upstream, rewrites and later phases all see the canonical
-    /// path) and route matching.
+    /// Request setup: generation, request id, client; then the refusals
+    /// before proxying, in order: global IP rules, hygiene (later phases and
+    /// the upstream see the canonical path), no route (404), route head check.
     async fn early_request_filter(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let generation = self.state.current();
-        let downstream = &generation.downstream;
-        downstream.apply_to_session(session);
+        generation.downstream.apply_to_session(session);
         ctx.request_id = request_id::for_request(session.req_header());
-        ctx.grpc = crate::protocol::grpc::GrpcCall::of(session.req_header());
-        ctx.client = crate::admission::client::ClientConn::of(session, &generation.client);
-        ctx.client_ip = (ctx.client).client_ip(
-            &session.req_header().headers,
-            &generation.client.trusted_proxies,
-        );
+        ctx.grpc = GrpcCall::of(session.req_header());
+        (ctx.client, ctx.client_ip) = ClientConn::identify(session, &generation.client);
         ctx.client_cert = crate::edge::tls::client_identity(session);
-        if !generation.client.admits(ctx.client_ip) {
-            ctx.rejection = Some(403);
-        } else if let Err(exceeded) = downstream.check_limits(session.req_header()) {
-            ctx.rejection = Some(exceeded.status());
-        } else if let Err(status) = request_target::canonicalize(session.req_header_mut()) {
-            ctx.rejection = Some(status);
-        } else {
-            match normalize_path(session.req_header().uri.path(), &downstream.path) {
-                Ok(std::borrow::Cow::Borrowed(_)) => {}
-                Ok(std::borrow::Cow::Owned(path)) => {
-                    let req = session.req_header_mut();
-                    let uri = crate::route::rewrite::with_path_and_query(
-                        &req.uri,
-                        &path,
-                        req.uri.query(),
-                    )?;
-                    req.set_uri(uri);
-                }
-                Err(rejection) => {
-                    log::debug!("request refused: {rejection}");
-                    ctx.rejection = Some(400);
-                }
-            }
+        ctx.rejection = generation.client.refusal(ctx.client_ip);
+        if ctx.rejection.is_none() {
+            ctx.rejection = hygiene::prepare(session.req_header_mut(), &generation.downstream)?;
         }
         if ctx.rejection.is_none() {
             let req = session.req_header();
-            ctx.route = generation.routes.find(
-                crate::hygiene::request_target::host(req),
-                req.uri.path(),
-                &req.method,
-            );
-            if let Some(route) = ctx.route.map(|i| generation.routes.get(i)) {
-                ctx.rejection = route.guard.check_head(ctx.client_ip, req).err();
-            }
+            ctx.routing.index = crate::route::find(&generation.routes, req);
+            let route = ctx.routing.index.map(|i| generation.routes.get(i));
+            ctx.rejection =
+                route.map_or(Some(404), |r| r.guard.check_head(ctx.client_ip, req).err());
         }
-        ctx.generation = Some(generation);
+        ctx.routing.generation = Some(generation);
         Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let redirect = ctx
-            .route_and_cluster()
-            .and_then(|(r, _)| r.redirect_https.as_ref());
-        let redirect = redirect.filter(|_| ctx.rejection.is_none());
+        let redirect = ctx.routing.route().filter(|_| ctx.rejection.is_none());
+        let redirect = redirect.and_then(|r| r.redirect_https.as_ref());
         if crate::edge::redirect_https(session, redirect, ctx.client.tls).await? {
             return Ok(true);
         }
-        let client_cert = ctx.client_cert.as_deref();
-        let cert_refusal = ctx
-            .route_and_cluster()
-            .and_then(|(route, _)| route.tls.refusal(client_cert));
-        let refused = match (ctx.rejection, ctx.route, cert_refusal) {
-            (Some(status), _, _) => ErrorResponse::new(status),
-            (None, None, _) => ErrorResponse::new(404),
-            (None, Some(_), Some(status)) => ErrorResponse::new(status),
-            (None, Some(_), None) => {
-                // Cheapest first; auth before limits, whose keys may use
-                // the identity; body inspection last.
-                if let Err(refusal) = authenticate(session, ctx).await {
-                    respond_error(session, ctx, refusal).await?;
-                    return Ok(true);
-                }
-                if let Err(refusal) = ctx.admit(session) {
-                    respond_error(session, ctx, refusal).await?;
-                    return Ok(true);
-                }
-                let guard = ctx.route_and_cluster().map(|(r, _)| r.guard.clone());
-                let refused = match guard {
-                    Some(guard) => {
-                        crate::admission::request_guard::inspect_body(
-                            session,
-                            &guard,
-                            &mut ctx.body,
-                        )
-                        .await?
-                    }
-                    None => None,
-                };
-                if let Some(status) = refused {
-                    respond_error(session, ctx, ErrorResponse::new(status)).await?;
-                    return Ok(true);
-                }
-                let route_cache = ctx.route_cache().cloned();
-                let client = ctx.client_ip;
-                return crate::cache::purge::answer_purge_method(
-                    session,
-                    route_cache.as_deref(),
-                    client,
-                )
-                .await;
+        // A status decided before proxying (or no route), the route's
+        // client-certificate rule, then the route's admission checks.
+        let route = ctx.routing.route();
+        let cert = ctx.client_cert.as_deref();
+        let refused = ctx.rejection.or_else(|| route?.tls.refusal(cert));
+        let admitted = match route.filter(|_| refused.is_none()) {
+            Some(route) => {
+                let (id, permits, body) = (&mut ctx.identity, &mut ctx.permits, &mut ctx.body);
+                admission::admit(session, &route.checks(), ctx.client_ip, id, permits, body).await?
             }
+            None => Err(ErrorResponse::new(refused.unwrap_or(404))),
         };
-        // Answered before proxying: the connection stays usable.
-        respond_error(session, ctx, refused).await?;
-        Ok(true)
+        if let Err(refusal) = admitted {
+            // Answered before proxying: the connection stays usable.
+            respond_error(session, ctx, refusal).await?;
+            return Ok(true);
+        }
+        let route_cache = ctx.routing.cache().cloned();
+        cache::purge::answer_purge_method(session, route_cache.as_deref(), ctx.client_ip).await
     }
 
     async fn upstream_peer(
@@ -354,64 +193,12 @@ impl ProxyHttp for GatewayProxy {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let Some((_, cluster)) = ctx.route_and_cluster() else {
-            return Error::e_explain(ErrorType::InternalError, "no route selected");
-        };
-        let cluster = cluster.clone();
-        // A fresh connection replacing a stale pooled one goes to the same
-        // endpoint (and keeps the client's pin) while it is available.
-        let reconnect_to = ctx
-            .endpoint
-            .filter(|r| ctx.reconnecting && cluster.pool(r.backup).is_available(r.index));
-        let choice = match reconnect_to {
-            Some(r) => r,
-            None => {
-                let pinned = match (&cluster.sticky, ctx.attempts) {
-                    (Some(sticky), 0) => find_cookie(
-                        session.req_header().headers.get_all(COOKIE).iter(),
-                        &sticky.cookie,
-                    ),
-                    _ => None,
-                };
-                let mut ip_buf = [0u8; 16];
-                let key = hash_key(&cluster, session, ctx.client_ip, &mut ip_buf);
-                let Some(choice) = cluster.choose(key, pinned, &ctx.tried) else {
-                    let status = if ctx.tried.is_empty() { 503 } else { 502 };
-                    return Error::e_explain(
-                        ErrorType::HTTPStatus(status),
-                        format!("cluster {}: no available endpoint", cluster.name),
-                    );
-                };
-                if let Some(sticky) = &cluster.sticky {
-                    let id = cluster.endpoint(choice).sticky_id.as_str();
-                    if pinned != Some(id) {
-                        ctx.pin_cookie = sticky.set_cookie(id);
-                    }
-                }
-                choice
-            }
-        };
-        let endpoint = cluster.endpoint(choice);
-        if choice.backup && !ctx.counted_failover {
-            ctx.counted_failover = true;
-            cluster.metrics().failover.inc();
-        }
-        if ctx.reconnecting {
-            ctx.reconnecting = false;
-        } else {
-            ctx.attempts += 1;
-            if ctx.attempts > 1 {
-                cluster.metrics().retries.inc();
-            }
-        }
-        ctx.status_retry = false;
-        ctx.endpoint = Some(choice);
-        ctx.tried.insert(choice);
-        let mut peer = Box::new(endpoint.peer.clone());
-        if let Some((route, _)) = ctx.route_and_cluster() {
-            route.tls.apply_sni(&mut peer, session.req_header())?;
-            route.websocket.prepare_peer(session, &mut peer);
-        }
+        let route = ctx.routing.route();
+        let route = route.ok_or_else(|| response::internal("no route selected"))?;
+        let req = session.req_header();
+        let mut peer = ctx.attempt.next_peer(&route.cluster, req, ctx.client_ip)?;
+        route.tls.apply_sni(&mut peer, req)?;
+        route.websocket.prepare_peer(session, &mut peer);
         Ok(peer)
     }
 
@@ -421,39 +208,13 @@ impl ProxyHttp for GatewayProxy {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some((route, _)) = ctx.route_and_cluster() else {
+        let Some(route) = ctx.routing.route() else {
             return Ok(());
         };
         ctx.client.forward_headers(upstream_request)?;
         upstream_request.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
-        if route.path_rewrite != crate::route::rewrite::PathRewrite::None
-            || !route.query_rewrite.is_empty()
-        {
-            let uri = &upstream_request.uri;
-            let path = route.path_rewrite.apply(uri.path(), &route.prefix).map_or(
-                std::borrow::Cow::Borrowed(uri.path()),
-                std::borrow::Cow::Owned,
-            );
-            let query = if route.query_rewrite.is_empty() {
-                uri.query().map(std::borrow::Cow::Borrowed)
-            } else {
-                route
-                    .query_rewrite
-                    .apply(uri.query())
-                    .map(std::borrow::Cow::Owned)
-            };
-            let new_uri = crate::route::rewrite::with_path_and_query(uri, &path, query.as_deref())?;
-            upstream_request.set_uri(new_uri);
-        }
-        route.request_headers.apply(upstream_request);
-        route
-            .tls
-            .forward_cn(upstream_request, ctx.client_cert.as_deref())?;
-        crate::admission::auth::to_upstream(
-            route.auth.as_deref(),
-            ctx.identity.as_deref(),
-            upstream_request,
-        )
+        let (cert, identity) = (ctx.client_cert.as_deref(), ctx.identity.as_deref());
+        route.edit_upstream_request(upstream_request, cert, identity)
     }
 
     async fn request_body_filter(
@@ -463,12 +224,8 @@ impl ProxyHttp for GatewayProxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        crate::admission::request_guard::filter_body(
-            &mut ctx.body,
-            ctx.attempts,
-            body,
-            end_of_stream,
-        )
+        let attempt = ctx.attempt.attempts();
+        admission::request_guard::filter_body(&mut ctx.body, attempt, body, end_of_stream)
     }
 
     async fn connected_to_upstream(
@@ -481,14 +238,8 @@ impl ProxyHttp for GatewayProxy {
         _digest: Option<&Digest>,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
-            let counter = if reused {
-                &cluster.metrics().connections_reused
-            } else {
-                &cluster.metrics().connections_new
-            };
-            counter.inc();
-            cluster.endpoint(r).passive.on_connect_success();
+        if let Some(cluster) = ctx.routing.cluster() {
+            ctx.attempt.on_connected(cluster, reused);
         }
         Ok(())
     }
@@ -499,30 +250,11 @@ impl ProxyHttp for GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        let Some(cluster) = ctx.routing.cluster() else {
+            return Ok(());
+        };
         let status = upstream_response.status.as_u16();
-        let Some((_, cluster)) = ctx.route_and_cluster() else {
-            return Ok(());
-        };
-        if !cluster.retry.retries_status(status) {
-            return Ok(());
-        }
-        let input = RetryInput {
-            failure: Failure::Status(status),
-            replayable: replayable(session),
-            response_started: session.response_written().is_some(),
-            attempts_made: ctx.attempts,
-            candidate_left: cluster.has_candidate(&ctx.tried),
-        };
-        if cluster.retry.decide(&input) == RetryDecision::Retry {
-            if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts().retryable_status.inc();
-            }
-            ctx.status_retry = true;
-            let mut e = Error::explain(ErrorType::HTTPStatus(status), "retryable upstream status");
-            e.set_retry(true);
-            return Err(e.into_up());
-        }
-        Ok(())
+        ctx.attempt.on_status(cluster, session, status)
     }
 
     async fn response_filter(
@@ -531,19 +263,19 @@ impl ProxyHttp for GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some((route, _)) = ctx.route_and_cluster() {
+        if let Some(route) = ctx.routing.route() {
             route.response_headers.apply(upstream_response);
             ctx.websocket = route.websocket.on_response(session, upstream_response);
         }
         ctx.grpc.on_response_header(upstream_response);
-        if let Some(cookie) = ctx.pin_cookie.take() {
+        if let Some(cookie) = ctx.attempt.take_pin_cookie() {
             upstream_response.append_header(SET_COOKIE, cookie)?;
         }
         if !upstream_response.headers.contains_key(X_REQUEST_ID) {
             upstream_response.insert_header(X_REQUEST_ID, ctx.request_id.header_value())?;
         }
-        if ctx.route_cache().is_some() {
-            crate::cache::response_headers(session, &ctx.cache, upstream_response);
+        if ctx.routing.cache().is_some() {
+            cache::response_headers(session, &ctx.cache, upstream_response);
         }
         Ok(())
     }
@@ -559,8 +291,8 @@ impl ProxyHttp for GatewayProxy {
     }
 
     fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
-        if let Some(route_cache) = ctx.route_cache().cloned() {
-            crate::cache::enable(session, &route_cache, &mut ctx.cache);
+        if let Some(route_cache) = ctx.routing.cache().cloned() {
+            cache::enable(session, &route_cache, &mut ctx.cache);
         }
         Ok(())
     }
@@ -570,19 +302,14 @@ impl ProxyHttp for GatewayProxy {
         session: &Session,
         ctx: &mut RequestCtx,
     ) -> Result<pingora::cache::CacheKey> {
-        match ctx.route_cache() {
-            Some(route_cache) => {
-                crate::cache::cache_key(session, route_cache, ctx.identity.as_deref())
-            }
-            None => Error::e_explain(
-                ErrorType::InternalError,
-                "cache key without a caching route",
-            ),
-        }
+        let route_cache = ctx.routing.cache();
+        let route_cache =
+            route_cache.ok_or_else(|| response::internal("cache key without a caching route"))?;
+        cache::cache_key(session, route_cache, ctx.identity.as_deref())
     }
 
     fn cache_miss(&self, session: &mut Session, ctx: &mut RequestCtx) {
-        crate::cache::on_miss(session, &mut ctx.cache);
+        cache::on_miss(session, &mut ctx.cache);
     }
 
     async fn cache_hit_filter(
@@ -593,12 +320,7 @@ impl ProxyHttp for GatewayProxy {
         is_fresh: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<pingora::cache::ForcedFreshness>> {
-        Ok(crate::cache::on_hit(
-            session,
-            meta,
-            is_fresh,
-            &mut ctx.cache,
-        ))
+        Ok(cache::on_hit(session, meta, is_fresh, &mut ctx.cache))
     }
 
     fn response_cache_filter(
@@ -607,8 +329,8 @@ impl ProxyHttp for GatewayProxy {
         resp: &ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<pingora::cache::RespCacheable> {
-        Ok(match ctx.route_cache() {
-            Some(route_cache) => crate::cache::cacheable(session, route_cache, resp),
+        Ok(match ctx.routing.cache() {
+            Some(route_cache) => cache::cacheable(session, route_cache, resp),
             None => pingora::cache::RespCacheable::Uncacheable(
                 pingora::cache::NoCacheReason::Custom("route does not cache"),
             ),
@@ -621,7 +343,7 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
         req: &RequestHeader,
     ) -> Option<pingora::cache::key::HashBinary> {
-        crate::cache::variance(meta, req, &mut ctx.cache)
+        cache::variance(meta, req, &mut ctx.cache)
     }
 
     fn should_serve_stale(
@@ -630,7 +352,7 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
         error: Option<&Error>,
     ) -> bool {
-        crate::cache::serve_stale(error, &mut ctx.cache)
+        cache::serve_stale(error, &mut ctx.cache)
     }
 
     fn fail_to_connect(
@@ -640,21 +362,10 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let Some((_, cluster)) = ctx.route_and_cluster() else {
-            return e;
-        };
-        if let Some(r) = ctx.endpoint {
-            cluster.on_connect_failure(r);
-            crate::upstream::tls::log_handshake_failure(cluster, r, peer, &e);
+        if let Some(cluster) = ctx.routing.cluster() {
+            ctx.attempt
+                .on_connect_failure(cluster, session, peer, &mut e);
         }
-        let input = RetryInput {
-            failure: Failure::Connect,
-            replayable: replayable(session),
-            response_started: false,
-            attempts_made: ctx.attempts,
-            candidate_left: cluster.has_candidate(&ctx.tried),
-        };
-        e.set_retry(cluster.retry.decide(&input) == RetryDecision::Retry);
         e
     }
 
@@ -667,40 +378,17 @@ impl ProxyHttp for GatewayProxy {
         client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        let Some((_, cluster)) = ctx.route_and_cluster() else {
-            e.set_retry(false);
-            return e;
-        };
-        let failure = match (ctx.status_retry, e.etype()) {
-            (true, ErrorType::HTTPStatus(code)) => Failure::Status(*code),
-            _ => Failure::of(&e, client_reused),
-        };
-        let input = RetryInput {
-            failure,
-            replayable: replayable(session),
-            response_started: session.response_written().is_some(),
-            attempts_made: ctx.attempts,
-            candidate_left: cluster.has_candidate(&ctx.tried),
-        };
-        let decision = cluster.retry.decide(&input);
-        if failure.blames_endpoint() {
-            if let Some(r) = ctx.endpoint {
-                cluster.endpoint(r).attempts().error.inc();
-            }
+        match ctx.routing.cluster() {
+            Some(cluster) => ctx
+                .attempt
+                .on_proxy_error(cluster, session, &mut e, client_reused),
+            None => e.set_retry(false),
         }
-        if decision == RetryDecision::Reconnect {
-            // Transparent: neither an upstream failure nor a retry.
-            if let Some(r) = ctx.endpoint {
-                ctx.tried.remove(r);
-            }
-            ctx.reconnecting = true;
-        }
-        e.set_retry(decision != RetryDecision::GiveUp);
         e
     }
 
     fn suppress_error_log(&self, session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
-        crate::admission::request_guard::is_rejection(error)
+        admission::request_guard::is_rejection(error)
             || crate::protocol::websocket::is_idle_close(session, error)
     }
 
@@ -710,118 +398,52 @@ impl ProxyHttp for GatewayProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        if let Some(sent) = session.response_written().map(|r| r.status.as_u16()) {
-            // A gRPC call ends with its error status in trailers instead.
-            if crate::protocol::grpc::end_with_error(session, &mut ctx.grpc, error_status(e)).await
-            {
-                return FailToProxy {
-                    error_code: sent,
-                    can_reuse_downstream: false,
-                };
+        let code = response::status_for(e);
+        let sent = session.response_written().map(|r| r.status.as_u16());
+        if sent.is_some() {
+            if response::end_started(session, ctx.grpc.is_open(), code).await {
+                ctx.grpc.on_gateway_error(code);
             }
-            // The client already has a response header (and maybe part of
-            // the body): a second body would corrupt it. End the message as
-            // incomplete instead: HTTP/1.1 closes without the final chunk
-            // or before Content-Length is met, HTTP/2 resets the stream.
-            if session.as_http2().is_some() {
-                // The h2 library drops a stream's queued frames when it is
-                // reset: give the connection task a few turns to flush the
-                // head and body already written (best effort; a client
-                // that gets only the reset still sees a failed exchange).
-                for _ in 0..H2_FLUSH_YIELDS {
-                    tokio::task::yield_now().await;
-                }
-            }
-            session.downstream_session.shutdown().await;
-            return FailToProxy {
-                error_code: sent,
-                can_reuse_downstream: false,
-            };
-        }
-        let code = error_status(e);
-        // Pingora decides reuse after a failed proxy attempt from the
-        // upstream exchange, not from this answer: announce the close.
-        if code > 0 {
-            if let Err(write_err) =
-                respond_error(session, ctx, ErrorResponse::new(code).close()).await
-            {
+        } else if code > 0 {
+            // Pingora decides reuse after a failed proxy attempt from the
+            // upstream exchange, not from this answer: announce the close.
+            let response = ErrorResponse::new(code).close();
+            if let Err(write_err) = respond_error(session, ctx, response).await {
                 log::debug!("could not send the error response: {write_err}");
             }
         }
         FailToProxy {
-            error_code: code,
+            error_code: sent.unwrap_or(code),
             can_reuse_downstream: false,
         }
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        if let Some(route_cache) = ctx.route_cache() {
-            crate::cache::record(session, route_cache, &ctx.cache, e.is_some());
+        if let Some(route_cache) = ctx.routing.cache() {
+            cache::record(session, route_cache, &ctx.cache, e.is_some());
         }
-        if crate::cache::is_background(session) {
+        if cache::is_background(session) {
             // A background cache revalidation: not a client request.
             return;
         }
-        let status = match (session.response_written(), e) {
-            (Some(r), _) => r.status.as_u16(),
-            // The client went away before any response: 499, as in nginx.
-            (None, Some(e)) if *e.esource() == ErrorSource::Downstream => CLIENT_CLOSED,
-            (None, _) => 0,
+        let (route, cluster) = (ctx.routing.route(), ctx.routing.cluster());
+        if let (Some(cluster), None) = (cluster, e) {
+            ctx.attempt.on_success(cluster);
+        }
+        ctx.grpc.record(route.map(|r| &r.grpc));
+        let done = FinishedRequest {
+            req: session.req_header(),
+            response: session.response_written().map(|r| r.status.as_u16()),
+            error: e,
+            protocol: crate::protocol::label::of(session),
+            metrics: route.map(|r| &r.metrics),
+            route: route.map_or("none", |r| r.name.as_str()),
+            cluster: cluster.map_or("-", |c| c.name.as_str()),
+            endpoint: cluster.map_or("-", |c| ctx.attempt.endpoint_label(c)),
+            attempts: ctx.attempt.attempts(),
+            started: ctx.started.0,
+            request_id: &ctx.request_id,
         };
-        let elapsed = ctx.started.elapsed();
-        let route = ctx.route_and_cluster().map(|(r, _)| r);
-        if e.is_none() {
-            if let (Some((_, cluster)), Some(r)) = (ctx.route_and_cluster(), ctx.endpoint) {
-                cluster.endpoint(r).attempts().success.inc();
-            }
-        }
-        let protocol = crate::protocol::label::of(session);
-        match route {
-            Some(route) => route.requests.inc(status, protocol),
-            None => UNROUTED.inc(status, protocol),
-        }
-        if let Some(route) = route {
-            route.duration.observe(elapsed.as_secs_f64());
-        }
-        ctx.grpc.record(route.map_or(&UNROUTED_GRPC, |r| &r.grpc));
-        let access_log = self.state.access_log();
-        if access_log.enabled() {
-            let req = session.req_header();
-            let (cluster, endpoint) = match (ctx.route_and_cluster(), ctx.endpoint) {
-                (Some((_, c)), Some(r)) => (c.name.as_str(), c.endpoint(r).label.as_str()),
-                (Some((_, c)), None) => (c.name.as_str(), "-"),
-                _ => ("-", "-"),
-            };
-            access_log.log(&AccessRecord {
-                time: SystemTime::now(),
-                method: req.method.as_str(),
-                path: req.uri.path(),
-                status,
-                route: ctx.route_name(),
-                cluster,
-                endpoint,
-                attempts: ctx.attempts,
-                duration: elapsed,
-                request_id: &ctx.request_id,
-                error: e.map(|e| e as &dyn std::fmt::Display),
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_map_to_504_and_upstream_errors_to_502() {
-        let timeout = Error::explain(ErrorType::ReadTimedout, "t").into_up();
-        assert_eq!(error_status(&timeout), 504);
-        let refused = Error::explain(ErrorType::ConnectRefused, "r").into_up();
-        assert_eq!(error_status(&refused), 502);
-        let explicit = Error::explain(ErrorType::HTTPStatus(503), "none");
-        assert_eq!(error_status(&explicit), 503);
-        let closed = Error::explain(ErrorType::ConnectionClosed, "c").into_down();
-        assert_eq!(error_status(&closed), 0);
+        observe::log_request(self.state.access_log(), &done);
     }
 }

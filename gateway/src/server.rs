@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Pingora's server settings from the top-level config keys.
-pub fn server_conf(config: &Config) -> ServerConf {
+pub(crate) fn server_conf(config: &Config) -> ServerConf {
     ServerConf {
         version: config.version,
         threads: config.threads,
@@ -39,7 +39,7 @@ pub fn server_conf(config: &Config) -> ServerConf {
 /// The per-connection socket buffers of the proxy listeners: the read side
 /// from `gateway.downstream.read_buffer` (Pingora's own default is 64 KiB,
 /// held by every idle keep-alive connection), the write side as Pingora has it.
-pub fn downstream_buffers(config: &Config) -> L4BufferSettings {
+pub(crate) fn downstream_buffers(config: &Config) -> L4BufferSettings {
     L4BufferSettings::new(
         config.gateway.downstream.read_buffer.as_usize(),
         DEFAULT_L4_WRITE_BUFFER_SIZE,

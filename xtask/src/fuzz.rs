@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Parses `TARGET --seconds N` and runs the fuzzer.
-pub fn task(root: &Path, args: &[String]) -> Result<(), String> {
+pub(crate) fn task(root: &Path, args: &[String]) -> Result<(), String> {
     let targets = targets(root)?;
     let usage = format!(
         "usage: cargo xtask fuzz TARGET --seconds N\ntargets: {}",

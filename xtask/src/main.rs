@@ -3,6 +3,7 @@
 
 mod bench;
 mod fuzz;
+mod layers;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ tasks:
   scenario NAME [--repeat N]   run scenarios/NAME.yaml (N times) and report each step
   scenarios [--repeat N]       run every scenario and print a table
   ci                           what CI runs: test, then every scenario once more by itself
+  layers                       check that gateway/src's stages import only the layers below them
   fuzz TARGET --seconds N      run one fuzz target of fuzz/ for N seconds (installs cargo-fuzz)
   bench [flags]                the gateway beside direct, bare Pingora, nginx and haproxy
                                under wrk (bench --help for flags; docs/PERFORMANCE.md)
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some("scenarios") => repeat_arg(&args[1..]).and_then(scenarios_task),
         Some("bench") => return bench::main(&args[1..]),
         Some("ci") => test().and_then(|()| scenarios_task(1)),
+        Some("layers") => layers::task(&workspace_root()),
         Some("fuzz") => ensure_cmake().and_then(|()| fuzz::task(&workspace_root(), &args[1..])),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");

@@ -18,7 +18,7 @@ static REJECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 /// Compiled body rules of one route.
 #[derive(Debug, Clone)]
-pub struct BodyRules {
+pub(crate) struct BodyRules {
     deny: RegexSet,
     /// Bytes inspected from the start of the body.
     pub inspect_bytes: usize,
@@ -27,7 +27,7 @@ pub struct BodyRules {
 
 impl BodyRules {
     /// Compiles the patterns; `Err` is (key under `body_rules`, message).
-    pub fn new(cfg: &BodyRulesConfig, route: &str) -> Result<Self, (String, String)> {
+    pub(crate) fn new(cfg: &BodyRulesConfig, route: &str) -> Result<Self, (String, String)> {
         let deny = RegexSet::new(&cfg.deny).map_err(|e| {
             (
                 "deny".to_string(),
@@ -43,7 +43,7 @@ impl BodyRules {
 
     /// Whether the inspected part of `body` matches a deny pattern; counts
     /// the rejection when it does.
-    pub fn refuses(&self, body: &[u8]) -> bool {
+    pub(crate) fn refuses(&self, body: &[u8]) -> bool {
         let window = &body[..body.len().min(self.inspect_bytes)];
         let refused = self.deny.is_match(window);
         if refused {

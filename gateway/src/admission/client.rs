@@ -64,6 +64,12 @@ impl ClientPolicy {
     pub fn admits(&self, client: Option<IpAddr>) -> bool {
         self.ip.as_ref().is_none_or(|r| r.admits(client))
     }
+
+    /// The status refusing `client` (403) when the global IP rules keep
+    /// it out.
+    pub fn refusal(&self, client: Option<IpAddr>) -> Option<u16> {
+        (!self.admits(client)).then_some(403)
+    }
 }
 
 /// What the gateway knows about the client connection of a request.
@@ -90,6 +96,14 @@ impl ClientConn {
             peer_trusted: peer.is_some_and(|ip| policy.trusted_proxies.contains(ip)),
             tls,
         }
+    }
+
+    /// Reads the connection facts of `session` and the client's address
+    /// behind them (see [`ClientConn::client_ip`]).
+    pub fn identify(session: &Session, policy: &ClientPolicy) -> (Self, Option<IpAddr>) {
+        let conn = Self::of(session, policy);
+        let ip = conn.client_ip(&session.req_header().headers, &policy.trusted_proxies);
+        (conn, ip)
     }
 
     /// The client's address: the peer, or behind trusted proxies the

@@ -112,7 +112,7 @@ fn content_length(req: &RequestHeader) -> Option<u64> {
 /// Per-request body state, carried from `request_filter` to
 /// `request_body_filter`.
 #[derive(Debug, Default)]
-pub struct BodyGuard {
+pub(crate) struct BodyGuard {
     active: bool,
     limit: Option<u64>,
     counted: u64,
@@ -131,7 +131,7 @@ pub struct BodyGuard {
 
 /// Reads the body-rule window of the request before proxying. `Ok(Some)`
 /// is the status to answer (403 match, 413 too large).
-pub async fn inspect_body(
+pub(crate) async fn inspect_body(
     session: &mut Session,
     guard: &RouteGuard,
     state: &mut BodyGuard,
@@ -199,7 +199,7 @@ fn may_read(read: u64, remaining: Option<u64>) -> bool {
 }
 
 /// Counts, holds and checks body bytes on their way upstream.
-pub fn filter_body(
+pub(crate) fn filter_body(
     state: &mut BodyGuard,
     attempt: usize,
     data: &mut Option<Bytes>,
@@ -263,7 +263,7 @@ pub fn filter_body(
 
 /// Whether `e` is a rejection raised while the body streamed (413, 403):
 /// answered to the client, not a proxy failure worth an error log line.
-pub fn is_rejection(e: &Error) -> bool {
+pub(crate) fn is_rejection(e: &Error) -> bool {
     *e.esource() == pingora::ErrorSource::Downstream
         && matches!(e.etype(), ErrorType::HTTPStatus(403 | 413))
 }

@@ -50,7 +50,7 @@ fn host_without_port(host: &str) -> &str {
 }
 
 /// The lower-case host without its port.
-pub fn bare_host(host: &str) -> String {
+pub(crate) fn bare_host(host: &str) -> String {
     host_without_port(host).to_ascii_lowercase()
 }
 
@@ -96,7 +96,7 @@ pub fn primary(
 /// Appends the authenticated identity as a last field, `@identity=NAME`
 /// (`@` cannot start a header name, so it never equals a key-header
 /// field).
-pub fn push_identity(primary: &mut Vec<u8>, identity: &str) {
+pub(crate) fn push_identity(primary: &mut Vec<u8>, identity: &str) {
     let prefix = b"@identity=";
     push_len(primary, prefix.len() + identity.len());
     primary.extend_from_slice(prefix);
@@ -122,7 +122,7 @@ fn take_field(input: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// The (host, path-and-query) a primary key was built from.
-pub fn decode_location(primary: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn decode_location(primary: &[u8]) -> Option<(&[u8], &[u8])> {
     let (_scheme, rest) = take_field(primary)?;
     let (host, rest) = take_field(rest)?;
     let (path, _) = take_field(rest)?;

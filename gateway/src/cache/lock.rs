@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Metric handles a request's cache key carries (in its extensions) so the
 /// lock can count waiters per route.
 #[derive(Clone)]
-pub struct WaitCounters {
+pub(crate) struct WaitCounters {
     /// `gateway_cache_lock_waits_total{route}`.
     pub waits: IntCounter,
     /// `gateway_cache_lock_waiters{route}`.
@@ -24,14 +24,14 @@ pub struct WaitCounters {
 }
 
 /// A [`CacheLock`] that counts its waiters.
-pub struct CountingLock {
+pub(crate) struct CountingLock {
     inner: CacheLock,
     waiting: Mutex<HashMap<u128, (IntGauge, i64)>>,
 }
 
 impl CountingLock {
     /// A lock whose writers are replaced after `age_timeout`.
-    pub fn new(age_timeout: Duration) -> Self {
+    pub(crate) fn new(age_timeout: Duration) -> Self {
         CountingLock {
             inner: CacheLock::new(age_timeout),
             waiting: Mutex::new(HashMap::new()),

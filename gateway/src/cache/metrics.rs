@@ -7,7 +7,7 @@ use prometheus::{
 use std::sync::LazyLock;
 
 /// Every cache metric.
-pub struct CacheMetrics {
+pub(crate) struct CacheMetrics {
     /// `gateway_cache_lookups_total{route,status}`.
     pub lookups: IntCounterVec,
     /// `gateway_cache_lock_waits_total{route}`.
@@ -25,14 +25,14 @@ pub struct CacheMetrics {
 }
 
 /// Statuses of `gateway_cache_lookups_total`.
-pub const LOOKUP_STATUSES: [&str; 5] = ["hit", "miss", "stale", "expired", "bypass"];
+pub(crate) const LOOKUP_STATUSES: [&str; 5] = ["hit", "miss", "stale", "expired", "bypass"];
 /// Results of `gateway_cache_revalidations_total`.
-pub const REVALIDATION_RESULTS: [&str; 3] = ["not_modified", "modified", "error"];
+pub(crate) const REVALIDATION_RESULTS: [&str; 3] = ["not_modified", "modified", "error"];
 /// Results of `gateway_cache_purges_total`.
-pub const PURGE_RESULTS: [&str; 3] = ["purged", "not_found", "forbidden"];
+pub(crate) const PURGE_RESULTS: [&str; 3] = ["purged", "not_found", "forbidden"];
 
 /// The process-wide cache metrics.
-pub static CACHE_METRICS: LazyLock<CacheMetrics> = LazyLock::new(|| {
+pub(crate) static CACHE_METRICS: LazyLock<CacheMetrics> = LazyLock::new(|| {
     // Names are constants: a registration failure is a programming error.
     let m = CacheMetrics {
         lookups: register_int_counter_vec!(

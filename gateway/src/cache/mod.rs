@@ -6,13 +6,13 @@
 //! waiters), `status` (`Cache-Status`, lookup outcomes), `purge` (PURGE
 //! and the admin purge), `metrics`.
 
-pub mod key;
-pub mod lock;
-pub mod metrics;
-pub mod policy;
-pub mod purge;
-pub mod status;
-pub mod storage;
+pub(crate) mod key;
+pub(crate) mod lock;
+pub(crate) mod metrics;
+pub(crate) mod policy;
+pub(crate) mod purge;
+pub(crate) mod status;
+pub(crate) mod storage;
 
 use crate::config::{CacheStorageConfig, Cidr, RouteCacheConfig};
 use http::{HeaderName, HeaderValue, Method};
@@ -28,7 +28,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, Result};
 use policy::Policy;
-pub use status::CacheState;
+pub(crate) use status::CacheState;
 use status::Lookup;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -42,7 +42,7 @@ const LOCK_AGE_TIMEOUT: Duration = Duration::from_secs(30);
 const EXPECTED_ENTRY_BYTES: usize = 16 * 1024;
 
 /// The process-wide store, eviction manager and lock (`cache_storage`).
-pub struct SharedCache {
+pub(crate) struct SharedCache {
     /// The store.
     pub storage: &'static MemoryStorage,
     /// LRU over the stored entries, bounded by `max_bytes`.
@@ -69,12 +69,12 @@ fn build_shared(cfg: &CacheStorageConfig) -> SharedCache {
 
 /// Creates the shared cache from the startup config (later calls and
 /// reloads keep the first one: `cache_storage` changes need a restart).
-pub fn init(cfg: &CacheStorageConfig) -> &'static SharedCache {
+pub(crate) fn init(cfg: &CacheStorageConfig) -> &'static SharedCache {
     SHARED.get_or_init(|| build_shared(cfg))
 }
 
 /// The shared cache (default sizes if [`init`] was never called).
-pub fn shared() -> &'static SharedCache {
+pub(crate) fn shared() -> &'static SharedCache {
     SHARED.get_or_init(|| build_shared(&CacheStorageConfig::default()))
 }
 
@@ -136,12 +136,12 @@ impl RouteCache {
 
 /// Whether this session is a background revalidation Pingora started
 /// (it runs every hook again with a fresh context).
-pub fn is_background(session: &Session) -> bool {
+pub(crate) fn is_background(session: &Session) -> bool {
     session.subrequest_ctx.is_some()
 }
 
 /// `request_cache_filter`: turns the cache on for GET and HEAD.
-pub fn enable(session: &mut Session, route: &RouteCache, state: &mut CacheState) {
+pub(crate) fn enable(session: &mut Session, route: &RouteCache, state: &mut CacheState) {
     let method = &session.req_header().method;
     if method != Method::GET && method != Method::HEAD {
         return;
@@ -165,7 +165,7 @@ pub fn enable(session: &mut Session, route: &RouteCache, state: &mut CacheState)
 /// `cache_key_callback`: scheme, host, normalised path and query, key
 /// headers, and the authenticated identity on a route with `auth` unless
 /// the route's cache is `shared`.
-pub fn cache_key(
+pub(crate) fn cache_key(
     session: &Session,
     route: &RouteCache,
     identity: Option<&str>,
@@ -188,7 +188,7 @@ pub fn cache_key(
 }
 
 /// `cache_miss`: remembers the lookup found nothing.
-pub fn on_miss(session: &mut Session, state: &mut CacheState) {
+pub(crate) fn on_miss(session: &mut Session, state: &mut CacheState) {
     state.lookup = Lookup::Miss;
     session.cache.cache_miss();
 }
@@ -196,7 +196,7 @@ pub fn on_miss(session: &mut Session, state: &mut CacheState) {
 /// `cache_hit_filter`: remembers what was found; a client asking for
 /// validation (`no-cache`, `max-age`) makes a fresh entry expire for this
 /// request.
-pub fn on_hit(
+pub(crate) fn on_hit(
     session: &Session,
     meta: &CacheMeta,
     is_fresh: bool,
@@ -215,13 +215,17 @@ pub fn on_hit(
 }
 
 /// `response_cache_filter`.
-pub fn cacheable(session: &Session, route: &RouteCache, resp: &ResponseHeader) -> RespCacheable {
+pub(crate) fn cacheable(
+    session: &Session,
+    route: &RouteCache,
+    resp: &ResponseHeader,
+) -> RespCacheable {
     route.policy.decide(session.req_header(), resp)
 }
 
 /// `cache_vary_filter`: the values of the request headers the stored
 /// response's `Vary` names.
-pub fn variance(
+pub(crate) fn variance(
     meta: &CacheMeta,
     req: &RequestHeader,
     state: &mut CacheState,
@@ -263,7 +267,7 @@ pub fn variance(
 /// `should_serve_stale`: during revalidation when the entry allows it, and
 /// on any failure to get a response from the origin (5xx, connect failure,
 /// timeout, no available endpoint), never for client-side errors.
-pub fn serve_stale(error: Option<&Error>, state: &mut CacheState) -> bool {
+pub(crate) fn serve_stale(error: Option<&Error>, state: &mut CacheState) -> bool {
     match error {
         None => true,
         Some(e) if *e.esource() == ErrorSource::Downstream => false,
@@ -275,7 +279,7 @@ pub fn serve_stale(error: Option<&Error>, state: &mut CacheState) -> bool {
 }
 
 /// `response_filter`: `Cache-Status` on responses of caching routes.
-pub fn response_headers(session: &Session, state: &CacheState, resp: &mut ResponseHeader) {
+pub(crate) fn response_headers(session: &Session, state: &CacheState, resp: &mut ResponseHeader) {
     let value = status::cache_status(session.cache.phase(), state, resp.status.as_u16());
     if let Ok(v) = HeaderValue::from_str(&value) {
         // Infallible for a valid value; an error would only lose the header.
@@ -285,7 +289,7 @@ pub fn response_headers(session: &Session, state: &CacheState, resp: &mut Respon
 
 /// `logging`: counts the lookup and any revalidation. Background
 /// revalidations count only as revalidations.
-pub fn record(session: &Session, route: &RouteCache, state: &CacheState, failed: bool) {
+pub(crate) fn record(session: &Session, route: &RouteCache, state: &CacheState, failed: bool) {
     let phase = session.cache.phase();
     if !is_background(session) {
         let status = status::lookup_status(phase, state);

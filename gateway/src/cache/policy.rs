@@ -55,7 +55,7 @@ fn uncacheable(reason: &'static str) -> RespCacheable {
 
 /// Whether a request directive forbids storing the response
 /// (`Cache-Control: no-store`).
-pub fn request_forbids_storing(req: &RequestHeader) -> bool {
+pub(crate) fn request_forbids_storing(req: &RequestHeader) -> bool {
     CacheControl::from_req_headers(req).is_some_and(|cc| cc.no_store())
 }
 
@@ -137,7 +137,7 @@ impl Policy {
 /// Whether the client asks for validation before a stored response is
 /// used (`no-cache`, `Pragma: no-cache` without `Cache-Control`, or a
 /// `max-age` the entry's age exceeds).
-pub fn request_requires_validation(req: &RequestHeader, meta: &CacheMeta) -> bool {
+pub(crate) fn request_requires_validation(req: &RequestHeader, meta: &CacheMeta) -> bool {
     match CacheControl::from_req_headers(req) {
         Some(cc) => {
             cc.no_cache()

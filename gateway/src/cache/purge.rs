@@ -23,7 +23,7 @@ fn outcome(removed: usize) -> (u16, &'static str) {
 }
 
 /// Removes the entries of `host` + exact `path_and_query`.
-pub fn purge_url(host: &str, path_and_query: &str) -> usize {
+pub(crate) fn purge_url(host: &str, path_and_query: &str) -> usize {
     let host = bare_host(host);
     let s = shared();
     s.storage.purge_matching(s.eviction, |h, p| {
@@ -33,7 +33,7 @@ pub fn purge_url(host: &str, path_and_query: &str) -> usize {
 
 /// Removes the entries whose path (and query) starts with `prefix`, on
 /// `host` only when given.
-pub fn purge_prefix(host: Option<&str>, prefix: &str) -> usize {
+pub(crate) fn purge_prefix(host: Option<&str>, prefix: &str) -> usize {
     let host = host.map(bare_host);
     let s = shared();
     s.storage.purge_matching(s.eviction, |h, p| {
@@ -55,7 +55,7 @@ async fn answer(session: &mut Session, status: u16, body: &str) -> Result<()> {
 /// `request_filter`: answers a `PURGE` request (200 purged, 404 nothing
 /// stored, 403 client not in `purge.allow`, 405 the route does not cache).
 /// Returns whether it answered.
-pub async fn answer_purge_method(
+pub(crate) async fn answer_purge_method(
     session: &mut Session,
     route: Option<&RouteCache>,
     client: Option<IpAddr>,
@@ -103,7 +103,7 @@ struct AdminPurge {
 
 /// `POST /cache/purge` with `{"host","path"}` (one URL) or `{"prefix"}`
 /// (optionally with `host`): status and JSON body.
-pub fn admin_purge(body: &[u8]) -> (u16, serde_json::Value) {
+pub(crate) fn admin_purge(body: &[u8]) -> (u16, serde_json::Value) {
     let req: AdminPurge = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {

@@ -5,7 +5,7 @@ use pingora::cache::{CachePhase, NoCacheReason};
 
 /// What the request saw when it looked in the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// No lookup (method not cacheable, or not a caching route).
     #[default]
     None,
@@ -19,7 +19,7 @@ pub enum Lookup {
 
 /// Per-request cache facts the proxy keeps in its context.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CacheState {
+pub(crate) struct CacheState {
     /// The route caches and the method could use the cache.
     pub enabled: bool,
     /// What the lookup found.
@@ -32,7 +32,7 @@ pub struct CacheState {
 
 /// `gateway_cache_lookups_total` status for the request, if it used a
 /// caching route.
-pub fn lookup_status(phase: CachePhase, state: &CacheState) -> &'static str {
+pub(crate) fn lookup_status(phase: CachePhase, state: &CacheState) -> &'static str {
     match phase {
         CachePhase::Hit => "hit",
         CachePhase::Stale | CachePhase::StaleUpdating => "stale",
@@ -49,7 +49,7 @@ pub fn lookup_status(phase: CachePhase, state: &CacheState) -> &'static str {
 }
 
 /// The `Cache-Status` value for a response with `status`.
-pub fn cache_status(phase: CachePhase, state: &CacheState, status: u16) -> String {
+pub(crate) fn cache_status(phase: CachePhase, state: &CacheState, status: u16) -> String {
     let miss = if state.vary_miss {
         "vary-miss"
     } else {

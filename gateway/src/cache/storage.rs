@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 /// Bytes counted per entry beyond its body, headers and key: the map slot,
 /// the 16-byte key hash, the `Arc` and the LRU node (measured sizes rounded
 /// up; see CACHING.md).
-pub const ENTRY_OVERHEAD: usize = 256;
+pub(crate) const ENTRY_OVERHEAD: usize = 256;
 
 /// One stored response.
 struct Entry {
@@ -33,14 +33,14 @@ struct Entry {
 }
 
 /// The gateway's response store.
-pub struct MemoryStorage {
+pub(crate) struct MemoryStorage {
     entries: RwLock<HashMap<HashBinary, Arc<Entry>>>,
     max_object_bytes: usize,
 }
 
 impl MemoryStorage {
     /// An empty store refusing bodies over `max_object_bytes`.
-    pub fn new(max_object_bytes: usize) -> Self {
+    pub(crate) fn new(max_object_bytes: usize) -> Self {
         MemoryStorage {
             entries: RwLock::new(HashMap::new()),
             max_object_bytes,
@@ -56,17 +56,20 @@ impl MemoryStorage {
     }
 
     /// Stored entries.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.read().len()
     }
 
     /// Whether nothing is stored.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Bytes accounted to stored entries.
-    pub fn weight(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn weight(&self) -> usize {
         self.read().values().map(|e| e.weight).sum()
     }
 
@@ -89,7 +92,7 @@ impl MemoryStorage {
 
     /// Removes every entry (all variants) whose host and path-and-query
     /// satisfy `select`, and forgets them in `eviction`. Returns how many.
-    pub fn purge_matching(
+    pub(crate) fn purge_matching(
         &self,
         eviction: &(dyn EvictionManager + Sync),
         select: impl Fn(&[u8], &[u8]) -> bool,

@@ -109,7 +109,7 @@ impl Serialize for AccessLogSetting {
 }
 
 /// The first problem in `gateway.access_log`, as (key path, message).
-pub fn validate_access_log(setting: &AccessLogSetting) -> Result<(), (String, String)> {
+pub(super) fn validate_access_log(setting: &AccessLogSetting) -> Result<(), (String, String)> {
     let AccessLogSetting::On(c) = setting else {
         return Ok(());
     };

@@ -4,7 +4,7 @@ use serde_yaml::Value;
 
 /// Replaces environment references in every string of `value`, reporting the
 /// key path of the first reference that cannot be resolved.
-pub fn substitute(
+pub(super) fn substitute(
     value: &mut Value,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), (String, String)> {
@@ -49,7 +49,10 @@ fn walk(
 }
 
 /// Expands the references in one string.
-pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(super) fn expand(
+    input: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(start) = rest.find("${") {

@@ -200,14 +200,29 @@ fn validate_gcra(c: &GcraConfig, path: &str) -> Result<(), Problem> {
             "expected at least 1 (the requests a key may make at once)".into(),
         ));
     }
-    crate::admission::limits::GcraPolicy::new(c.rate.count, c.rate.per, c.burst)
-        .map(|_| ())
-        .map_err(|e| {
-            (
-                format!("{path}.burst"),
-                format!("{e}; expected a smaller burst"),
-            )
-        })
+    if gcra_tolerance_nanos(c.rate.count, c.rate.per, c.burst).is_none() {
+        return Err((
+            format!("{path}.burst"),
+            "burst times the emission interval overflows; expected a smaller burst".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The GCRA tolerance `(burst − 1)·T` in nanoseconds, with `T = period /
+/// count` rounded up, or `None` when the policy cannot be represented (zero
+/// rate, burst or period, or a tolerance plus one interval beyond `u64`
+/// nanoseconds). The limiter's `GcraPolicy::new` accepts exactly the
+/// policies for which this is `Some` (a test there holds them together).
+pub fn gcra_tolerance_nanos(count: u64, period: std::time::Duration, burst: u64) -> Option<u64> {
+    let period_ns = u64::try_from(period.as_nanos()).ok()?;
+    if count == 0 || burst == 0 || period_ns == 0 {
+        return None;
+    }
+    let interval = period_ns.div_ceil(count);
+    (burst - 1)
+        .checked_mul(interval)
+        .filter(|tau| tau.checked_add(interval).is_some())
 }
 
 #[cfg(test)]

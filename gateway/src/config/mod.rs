@@ -17,6 +17,7 @@ pub mod security;
 pub mod tls;
 mod validate;
 mod validate_downstream;
+mod validate_security;
 mod validate_tls;
 mod validate_uds;
 mod values;

@@ -10,15 +10,15 @@ use std::str::FromStr;
 /// Largest endpoint `weight`. Pingora's weighted selection allocates one
 /// slot per unit of weight, and Ketama places 160 ring points per unit and
 /// sums the weights in a `u32`: unbounded weights exhaust memory or panic.
-pub const MAX_WEIGHT: usize = 1000;
+pub(super) const MAX_WEIGHT: usize = 1000;
 
 /// Largest sum of the weights in one pool (primary or backup). It bounds a
 /// pool's selector to 10 000 slots (20 KB) or 1.6 million Ketama points
 /// (~13 MB), and the endpoint count below the 65 535 Pingora can index.
-pub const MAX_POOL_WEIGHT: usize = 10_000;
+pub(super) const MAX_POOL_WEIGHT: usize = 10_000;
 
 /// Returns the first problem found, with its key path.
-pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
+pub(super) fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     let err = |path: String, msg: String| ConfigError::at(file, path, msg);
     if config.version != 1 {
         return Err(err(
@@ -47,7 +47,7 @@ pub fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
             .map_err(|(p, m)| err(p, m))?;
     }
     super::cache::validate_cache_storage(&gw.cache_storage).map_err(|(p, m)| err(p, m))?;
-    super::security::validate_gateway_security(gw).map_err(|(p, m)| err(p, m))?;
+    super::validate_security::validate_gateway_security(gw).map_err(|(p, m)| err(p, m))?;
     validate_routes(gw).map_err(|(p, m)| err(p, m))?;
     super::validate_tls::validate_tls(gw).map_err(|(p, m)| err(p, m))?;
     super::limits::validate_all(gw).map_err(|(p, m)| err(p, m))?;
@@ -363,7 +363,7 @@ fn validate_routes(gw: &GatewayConfig) -> Result<(), Problem> {
                     .into(),
             ));
         }
-        super::security::validate_route_security(route, &gw.downstream, &path)?;
+        super::validate_security::validate_route_security(route, &gw.downstream, &path)?;
         if let Some(cache) = &route.cache {
             super::cache::validate_route_cache(cache, &format!("{path}.cache"))?;
         }

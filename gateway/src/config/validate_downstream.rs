@@ -9,7 +9,7 @@ use super::model::{DownstreamConfig, MAX_READ_BUFFER};
 pub const PINGORA_MAX_HEADER_BYTES: u64 = 1024 * 1024;
 
 /// The first problem in `gateway.downstream`, as (key path, message).
-pub fn validate_downstream(d: &DownstreamConfig) -> Result<(), (String, String)> {
+pub(super) fn validate_downstream(d: &DownstreamConfig) -> Result<(), (String, String)> {
     let path = |key: &str| format!("gateway.downstream.{key}");
     if d.read_header_timeout.0.is_zero() {
         return Err((

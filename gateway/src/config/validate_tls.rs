@@ -11,7 +11,7 @@ type Problem = (String, String);
 
 /// The first problem in the listeners' `tls` sections and the routes'
 /// `client_cert`, `client_cert_header` and `upstream_sni`.
-pub fn validate_tls(gw: &GatewayConfig) -> Result<(), Problem> {
+pub(super) fn validate_tls(gw: &GatewayConfig) -> Result<(), Problem> {
     for (i, listener) in gw.listeners.iter().enumerate() {
         let Some(tls) = &listener.tls else {
             continue;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// A value that parses from a string and can describe what it expects.
-pub trait HumanValue: Sized {
+pub(super) trait HumanValue: Sized {
     /// Shown in errors as "expected {EXPECTING}".
     const EXPECTING: &'static str;
     /// Parses the string form; the error names the offending input.

@@ -20,7 +20,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// Serves the admin endpoints over the gateway's state.
-pub struct AdminApp {
+pub(crate) struct AdminApp {
     state: Arc<GatewayState>,
     access: Access,
 }
@@ -99,7 +99,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl AdminApp {
     /// An admin app over the gateway's live state.
-    pub fn new(state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
         let access = Access::new(state.startup().config.gateway.admin.as_ref());
         Self { state, access }
     }
@@ -109,10 +109,10 @@ impl AdminApp {
         json!({
             "generation": generation.id,
             "source": generation.loaded.source.display_name(),
-            "routes": generation.routes.iter().map(|r| json!({
+            "routes": generation.routes.entries().map(|(m, r)| json!({
                 "name": r.name,
                 "cluster": r.cluster.name,
-                "prefix": r.prefix,
+                "prefix": m.prefix,
             })).collect::<Vec<_>>(),
             "clusters": generation.clusters.values().map(|c| json!({
                 "name": c.name,

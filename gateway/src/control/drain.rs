@@ -25,11 +25,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Longest clean-up delay; bounded by half the grace period as well.
-pub const MAX_DRAIN_DELAY: Duration = Duration::from_millis(500);
+pub(crate) const MAX_DRAIN_DELAY: Duration = Duration::from_millis(500);
 
 /// A server app whose clean-up waits `delay` after the listeners stop, and
 /// whose connections must send request headers in time.
-pub struct Drained<A> {
+pub(crate) struct Drained<A> {
     inner: Arc<A>,
     delay: Duration,
     state: Arc<GatewayState>,
@@ -41,7 +41,7 @@ impl<A> Drained<A> {
     /// Wraps `inner`; the delay is [`MAX_DRAIN_DELAY`] or half of
     /// `grace_period`, whichever is shorter, so it ends well within the
     /// grace period.
-    pub fn new(inner: A, grace_period: Duration, state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(inner: A, grace_period: Duration, state: Arc<GatewayState>) -> Self {
         Drained {
             inner: Arc::new(inner),
             delay: MAX_DRAIN_DELAY.min(grace_period / 2),

@@ -4,11 +4,11 @@
 
 use crate::config::{ConfigError, ConfigSource, LoadedConfig};
 use crate::hygiene::downstream::Downstream;
-use crate::observe::metrics::{StatusCounters, METRICS};
+use crate::observe::RouteMetrics;
 use crate::response::page::ErrorPage;
 use crate::route::headers::HeaderRules;
-use crate::route::rewrite::{PathRewrite, QueryRewrite};
-use crate::route::{HostMatch, Route, RouteTable};
+use crate::route::rewrite::RouteRewrite;
+use crate::route::{HostMatch, Route, RouteMatch, RouteTable};
 use crate::upstream::{load_tls_files, Cluster};
 use http::Method;
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ pub struct Generation {
     /// The config it was built from.
     pub loaded: LoadedConfig,
     /// Routes in precedence order.
-    pub routes: RouteTable,
+    pub routes: RouteTable<Route>,
     /// Clusters by name.
     pub clusters: BTreeMap<String, Arc<Cluster>>,
     /// Client-side limits and path policy.
@@ -103,21 +103,23 @@ impl Generation {
                 &file,
             )?);
             let previous_route = previous.and_then(|p| p.routes.iter().find(|r| r.name == name));
-            routes.push(Route {
+            let prefix = rc.matcher.path_prefix.as_deref().unwrap_or("/");
+            let matcher = RouteMatch {
+                host: HostMatch::new(rc.matcher.host.as_deref()),
+                prefix: prefix.to_string(),
+                methods,
+                config_index: i,
+            };
+            let route = Route {
                 guard,
                 limits: limits.route(&name, rc, previous_route.map(|r| &r.limits)),
                 cache,
                 auth,
-                duration: METRICS.request_duration.with_label_values(&[name.as_str()]),
-                requests: StatusCounters::new(&name),
+                metrics: RouteMetrics::new(&name),
                 grpc: crate::protocol::grpc::GrpcCounters::new(&name),
                 name,
-                host: HostMatch::new(rc.matcher.host.as_deref()),
-                prefix: rc.matcher.path_prefix.clone().unwrap_or_else(|| "/".into()),
-                methods,
                 cluster: clusters[&rc.cluster].clone(),
-                path_rewrite: PathRewrite::new(rc.rewrite.as_ref()),
-                query_rewrite: QueryRewrite::new(rc.query.as_ref()),
+                rewrite: RouteRewrite::new(prefix, rc.rewrite.as_ref(), rc.query.as_ref()),
                 request_headers: rc
                     .request_headers
                     .as_ref()
@@ -132,8 +134,8 @@ impl Generation {
                 tls: crate::edge::tls::RouteTls::new(rc),
                 websocket: crate::protocol::websocket::RouteWebSocket::new(rc),
                 redirect_https: crate::edge::HttpsRedirect::new(rc, &gw.listeners),
-                config_index: i,
-            });
+            };
+            routes.push((matcher, route));
         }
         let downstream = Downstream::new(&gw.downstream);
         Ok(Generation {

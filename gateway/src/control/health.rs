@@ -15,13 +15,13 @@ const SCHEDULER_TICK: Duration = Duration::from_millis(50);
 
 /// Background service that runs each cluster's checks when they are due,
 /// following config reloads.
-pub struct HealthService {
+pub(crate) struct HealthService {
     state: Arc<GatewayState>,
 }
 
 impl HealthService {
     /// A service over the gateway's state.
-    pub fn new(state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
         Self { state }
     }
 }

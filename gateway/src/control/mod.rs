@@ -5,9 +5,9 @@
 //! shutdown. No proxy phase calls into it except to load the current
 //! generation (`early_request_filter`) and the access log (`logging`).
 
-pub mod admin;
-pub mod drain;
-pub mod generation;
-pub mod health;
-pub mod reload;
-pub mod state;
+pub(crate) mod admin;
+pub(crate) mod drain;
+pub(crate) mod generation;
+pub(crate) mod health;
+pub(crate) mod reload;
+pub(crate) mod state;

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Background service that reloads the config on each SIGHUP.
-pub struct SighupReloader {
+pub(crate) struct SighupReloader {
     state: Arc<GatewayState>,
 }
 
 impl SighupReloader {
     /// A reloader over the gateway's state.
-    pub fn new(state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
         Self { state }
     }
 }

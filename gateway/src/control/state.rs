@@ -162,3 +162,13 @@ fn forget_removed_endpoints(old: &Generation, new: &Generation) {
             .remove_label_values(&[cluster, endpoint]);
     }
 }
+
+impl crate::edge::EdgeSettings for GatewayState {
+    fn read_header_timeout(&self) -> std::time::Duration {
+        self.current.load().downstream.read_header_timeout
+    }
+
+    fn tls(&self) -> Arc<crate::edge::tls::DownstreamTls> {
+        self.current.load().tls.clone()
+    }
+}

@@ -5,8 +5,8 @@
 
 use super::metrics::EDGE_METRICS;
 use super::proxy_protocol::{self, reason};
+use super::EdgeSettings;
 use crate::config::ListenerConfig;
-use crate::control::state::GatewayState;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::l4::socket::SocketAddr as PeerAddr;
@@ -28,13 +28,13 @@ struct EdgeListener {
 }
 
 /// The proxy listeners, found by a connection's local address.
-pub struct EdgeListeners {
+pub(crate) struct EdgeListeners {
     listeners: Vec<EdgeListener>,
 }
 
 impl EdgeListeners {
     /// The listeners of `configs`; their gauges exist (at 0) from now on.
-    pub fn new(configs: &[ListenerConfig]) -> Self {
+    pub(crate) fn new(configs: &[ListenerConfig]) -> Self {
         let listeners = configs
             .iter()
             .map(|l| {
@@ -76,19 +76,23 @@ impl Drop for OpenConnection<'_> {
 }
 
 /// A server app that owns each client connection from accept to close.
-pub struct ClientConnections<A> {
+pub(crate) struct ClientConnections<A> {
     inner: Arc<A>,
     listeners: Arc<EdgeListeners>,
-    state: Arc<GatewayState>,
+    settings: Arc<dyn EdgeSettings>,
 }
 
 impl<A> ClientConnections<A> {
     /// Wraps `inner` for `listeners`.
-    pub fn new(inner: A, listeners: Arc<EdgeListeners>, state: Arc<GatewayState>) -> Self {
+    pub(crate) fn new(
+        inner: A,
+        listeners: Arc<EdgeListeners>,
+        settings: Arc<dyn EdgeSettings>,
+    ) -> Self {
         ClientConnections {
             inner: Arc::new(inner),
             listeners,
-            state,
+            settings,
         }
     }
 
@@ -102,7 +106,7 @@ impl<A> ClientConnections<A> {
                 return None;
             }
         };
-        let timeout = self.state.current().downstream.read_header_timeout;
+        let timeout = self.settings.read_header_timeout();
         let header =
             match tokio::time::timeout(timeout, proxy_protocol::read_header(&mut *l4)).await {
                 Ok(Ok(header)) => header,

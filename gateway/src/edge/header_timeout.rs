@@ -64,7 +64,7 @@ enum ReadAhead {
 }
 
 /// A client stream whose request headers must arrive within a deadline.
-pub struct HeaderDeadline {
+pub(crate) struct HeaderDeadline {
     inner: Stream,
     timeout: Duration,
     phase: Phase,
@@ -84,7 +84,7 @@ impl std::fmt::Debug for HeaderDeadline {
 
 impl HeaderDeadline {
     /// Wraps `inner`; a stream that negotiated h2 by ALPN is returned as is.
-    pub fn wrap(inner: Stream, timeout: Duration) -> Stream {
+    pub(crate) fn wrap(inner: Stream, timeout: Duration) -> Stream {
         if inner.selected_alpn_proto() == Some(ALPN::H2) {
             return inner;
         }
@@ -101,7 +101,7 @@ impl HeaderDeadline {
     /// True when a final response has been written and every byte read
     /// since the request began was its header, ending at the last byte
     /// read: a session on this stream holds nothing for a next request.
-    pub fn nothing_read_ahead(&self) -> bool {
+    pub(crate) fn nothing_read_ahead(&self) -> bool {
         matches!(self.phase, Phase::Idle) && self.read_ahead == ReadAhead::None
     }
 

@@ -45,7 +45,7 @@ const INITIAL_KEEPALIVE_SECS: u64 = 60;
 type Session<'a> = Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'a>>;
 
 /// How an idle connection waits for its next request.
-pub struct IdleWait {
+pub(crate) struct IdleWait {
     /// How long an idle connection is kept.
     pub timeout: Duration,
     /// Becomes `true` when the service stops serving idle connections.
@@ -53,7 +53,7 @@ pub struct IdleWait {
 }
 
 /// Serves a client connection's requests with `app`.
-pub async fn serve<A>(
+pub(crate) async fn serve<A>(
     app: &Arc<A>,
     mut stream: Stream,
     shutdown: &ShutdownWatch,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 /// The item whose `address` is `local` exactly, else one listening on the
 /// unspecified address (`0.0.0.0`, `[::]`) of the same family and port.
-pub fn find_listener<T>(
+pub(crate) fn find_listener<T>(
     items: &[T],
     local: SocketAddr,
     address: impl Fn(&T) -> SocketAddr,

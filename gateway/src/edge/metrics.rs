@@ -4,7 +4,7 @@ use prometheus::{register_int_counter_vec, register_int_gauge_vec, IntCounterVec
 use std::sync::LazyLock;
 
 /// Metrics of client connections.
-pub struct EdgeMetrics {
+pub(super) struct EdgeMetrics {
     /// `gateway_downstream_connections{listener}`: open client connections.
     pub downstream_connections: IntGaugeVec,
     /// `gateway_proxy_protocol_rejections_total{listener,reason}`:
@@ -13,7 +13,7 @@ pub struct EdgeMetrics {
 }
 
 /// The process-wide client connection metrics.
-pub static EDGE_METRICS: LazyLock<EdgeMetrics> = LazyLock::new(|| EdgeMetrics {
+pub(super) static EDGE_METRICS: LazyLock<EdgeMetrics> = LazyLock::new(|| EdgeMetrics {
     // Constant names: registration fails only on a programming error.
     downstream_connections: register_int_gauge_vec!(
         "gateway_downstream_connections",

@@ -10,14 +10,24 @@
 //! plaintext requests to HTTPS ([`HttpsRedirect`]).
 
 mod connections;
-pub mod header_timeout;
-pub mod keepalive;
-pub mod listener_match;
+pub(crate) mod header_timeout;
+pub(crate) mod keepalive;
+pub(crate) mod listener_match;
 mod metrics;
-pub mod proxy_protocol;
+pub(crate) mod proxy_protocol;
 mod redirect;
-pub mod tls;
+pub(crate) mod tls;
 
-pub use connections::{ClientConnections, EdgeListeners};
-pub use metrics::EDGE_METRICS;
-pub use redirect::{redirect_https, HttpsRedirect};
+/// What the edge reads from the live config at each new connection. The
+/// control plane's state implements it, so the edge never depends on the
+/// control plane.
+pub(crate) trait EdgeSettings: Send + Sync + 'static {
+    /// The current request-header deadline, which also bounds the TLS
+    /// handshake and the PROXY protocol header.
+    fn read_header_timeout(&self) -> std::time::Duration;
+    /// The current HTTPS listener settings (certificates, client auth).
+    fn tls(&self) -> std::sync::Arc<tls::DownstreamTls>;
+}
+
+pub(crate) use connections::{ClientConnections, EdgeListeners};
+pub(crate) use redirect::{redirect_https, HttpsRedirect};

@@ -12,25 +12,25 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Longest header accepted. A v1 header is at most 107 bytes; v2 allows
 /// 16 + 65,535 but balancers send the addresses and a few TLVs.
-pub const MAX_HEADER: usize = 4096;
+pub(crate) const MAX_HEADER: usize = 4096;
 
 const V1_SIGNATURE: &[u8] = b"PROXY ";
 
 /// Reasons of `gateway_proxy_protocol_rejections_total`.
-pub mod reason {
+pub(crate) mod reason {
     /// The connection did not start with a PROXY signature.
-    pub const MISSING: &str = "missing";
+    pub(crate) const MISSING: &str = "missing";
     /// A PROXY signature followed by a header that does not parse.
-    pub const INVALID: &str = "invalid";
+    pub(crate) const INVALID: &str = "invalid";
     /// The client closed the connection before the header was complete.
-    pub const CLOSED: &str = "closed";
+    pub(crate) const CLOSED: &str = "closed";
     /// The header was not complete within `read_header_timeout`.
-    pub const TIMEOUT: &str = "timeout";
+    pub(crate) const TIMEOUT: &str = "timeout";
 }
 
 /// A parsed header.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ProxyHeader {
+pub(crate) struct ProxyHeader {
     /// The client address, when the header names one.
     pub source: Option<SocketAddr>,
     /// Bytes read past the header: the start of the client's own data.
@@ -39,7 +39,7 @@ pub struct ProxyHeader {
 
 /// Reads one PROXY header from the start of `stream`. `Err` is the
 /// rejection reason.
-pub async fn read_header<S: AsyncRead + Unpin>(
+pub(crate) async fn read_header<S: AsyncRead + Unpin>(
     stream: &mut S,
 ) -> Result<ProxyHeader, &'static str> {
     let mut buf = Vec::with_capacity(256);

@@ -60,7 +60,7 @@ impl HttpsRedirect {
 
 /// Answers a plaintext request on a `redirect_https` route with 308 (or 400
 /// when it has no usable host); `Ok(true)` when it answered.
-pub async fn redirect_https(
+pub(crate) async fn redirect_https(
     session: &mut Session,
     redirect: Option<&HttpsRedirect>,
     tls: bool,

@@ -6,14 +6,14 @@ use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 /// Header carrying the id both ways.
-pub const X_REQUEST_ID: &str = "x-request-id";
+pub(crate) const X_REQUEST_ID: &str = "x-request-id";
 
 /// Longest client-supplied id accepted.
-pub const MAX_LEN: usize = 128;
+pub(crate) const MAX_LEN: usize = 128;
 
 /// Whether a client-supplied id is kept: 1 to [`MAX_LEN`] characters from
 /// `A-Z a-z 0-9 - _ . : + / =` (UUIDs, hex, base64 and trace ids fit).
-pub fn is_acceptable(id: &[u8]) -> bool {
+pub(crate) fn is_acceptable(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LEN
         && id.iter().all(|&b| {
@@ -24,7 +24,7 @@ pub fn is_acceptable(id: &[u8]) -> bool {
 /// A request's id, held as the header value it is sent as: the upstream
 /// request and the response share it without copying or re-validating.
 #[derive(Debug, Clone)]
-pub struct RequestId(HeaderValue);
+pub(crate) struct RequestId(HeaderValue);
 
 impl Default for RequestId {
     fn default() -> Self {
@@ -34,12 +34,12 @@ impl Default for RequestId {
 
 impl RequestId {
     /// The id as a header value (a reference-counted clone).
-    pub fn header_value(&self) -> HeaderValue {
+    pub(crate) fn header_value(&self) -> HeaderValue {
         self.0.clone()
     }
 
     /// The id as text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Ids are checked ASCII (client ids) or hex (generated ones).
         self.0.to_str().unwrap_or_default()
     }
@@ -66,7 +66,7 @@ impl std::fmt::Display for RequestId {
 }
 
 /// The request's id: the client's when acceptable, else a new random one.
-pub fn for_request(req: &RequestHeader) -> RequestId {
+pub(crate) fn for_request(req: &RequestHeader) -> RequestId {
     match req.headers.get(X_REQUEST_ID) {
         Some(v) if is_acceptable(v.as_bytes()) => RequestId(v.clone()),
         _ => {

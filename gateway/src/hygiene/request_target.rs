@@ -10,12 +10,14 @@
 //!   framing differently (conflicting values never get this far: 400).
 
 use http::header::{CONTENT_LENGTH, HOST};
+use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Version};
 use pingora::http::RequestHeader;
+use pingora::{Error, ErrorType};
 
 /// The request's host as sent (`Host`, else the URI authority, as HTTP/2
 /// carries it); may include a port. Empty when there is none.
-pub fn host(req: &RequestHeader) -> &str {
+pub(crate) fn host(req: &RequestHeader) -> &str {
     req.headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
@@ -24,7 +26,7 @@ pub fn host(req: &RequestHeader) -> &str {
 }
 
 /// Applies the rules above; `Err` carries the status to answer.
-pub fn canonicalize(req: &mut RequestHeader) -> Result<(), u16> {
+pub(crate) fn canonicalize(req: &mut RequestHeader) -> Result<(), u16> {
     if req.version == Version::HTTP_2 {
         return Ok(());
     }
@@ -97,9 +99,44 @@ pub(crate) fn strip_port(host: &str) -> &str {
     }
 }
 
+/// `uri` with a new path and query, keeping its scheme and authority (an
+/// HTTP/2 request carries its host only there). Used by path normalisation
+/// here and by a route's rewrites.
+pub(crate) fn with_path_and_query(
+    uri: &Uri,
+    path: &str,
+    query: Option<&str>,
+) -> pingora::Result<Uri> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            format!("rewritten URI is invalid: {e}"),
+        )
+    };
+    let pq = match query {
+        Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
+        None => PathAndQuery::try_from(path),
+    }
+    .map_err(|e| invalid(&e))?;
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts).map_err(|e| invalid(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_path_keeps_scheme_and_authority() {
+        let h2: Uri = "https://api.example.com/v1/x?a=1".parse().unwrap();
+        let out = with_path_and_query(&h2, "/x", Some("a=1&b=2")).unwrap();
+        assert_eq!(out.to_string(), "https://api.example.com/x?a=1&b=2");
+        let origin_form: Uri = "/v1/x".parse().unwrap();
+        let out = with_path_and_query(&origin_form, "/x", None).unwrap();
+        assert_eq!(out.to_string(), "/x");
+        assert!(with_path_and_query(&origin_form, "/a b", None).is_err());
+    }
 
     #[test]
     fn ports_are_stripped_from_hosts() {

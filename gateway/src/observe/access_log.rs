@@ -20,12 +20,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// Full buffers that may wait for the writer before lines are dropped.
-pub const QUEUED_CHUNKS: usize = 16;
+pub(crate) const QUEUED_CHUNKS: usize = 16;
 
 /// Displays a value with `"`, `\`, control and non-ASCII bytes escaped
 /// (`\"`, `\\`, `\xHH`); clean values are written as they are.
-pub struct Escaped<'a>(pub &'a str);
+#[cfg(test)]
+pub(crate) struct Escaped<'a>(pub &'a str);
 
+#[cfg(test)]
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_escaped(f, self.0)
@@ -54,8 +56,10 @@ fn write_escaped<W: fmt::Write + ?Sized>(w: &mut W, value: &str) -> fmt::Result 
 
 /// Displays a value as the inside of a JSON string: `"`, `\` and control
 /// characters escaped (`\"`, `\\`, `\u00XX`); other text as it is.
-pub struct JsonEscaped<'a>(pub &'a str);
+#[cfg(test)]
+pub(crate) struct JsonEscaped<'a>(pub &'a str);
 
+#[cfg(test)]
 impl fmt::Display for JsonEscaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_json_escaped(f, self.0)
@@ -90,15 +94,23 @@ fn ascii_run(run: &[u8]) -> &str {
 pub struct AccessRecord<'a> {
     /// When the line is written.
     pub time: SystemTime,
+    /// Request method.
     pub method: &'a str,
+    /// Request path (without the query).
     pub path: &'a str,
     /// Status sent (499: client left first; 0: none).
     pub status: u16,
+    /// Route name (`none` when unrouted).
     pub route: &'a str,
+    /// Cluster name (`-` when unrouted).
     pub cluster: &'a str,
+    /// Label of the last endpoint attempted (`-` when none).
     pub endpoint: &'a str,
+    /// Upstream attempts made.
     pub attempts: usize,
+    /// Time from the request's start to the line.
     pub duration: Duration,
+    /// The request id.
     pub request_id: &'a str,
     /// The error that ended the request, if any.
     pub error: Option<&'a dyn fmt::Display>,

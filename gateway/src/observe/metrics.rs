@@ -14,7 +14,7 @@ use prometheus::{register_int_gauge, IntCounter, IntGauge};
 use std::sync::{LazyLock, OnceLock};
 
 /// Every metric the gateway exports.
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// `gateway_requests_total{route,status,protocol}`.
     pub requests: IntCounterVec,
     /// `gateway_request_duration_seconds{route}`.
@@ -38,15 +38,15 @@ pub struct Metrics {
 }
 
 /// Outcome labels of `gateway_upstream_attempts_total`.
-pub mod outcome {
+pub(crate) mod outcome {
     /// A response came back from the endpoint.
-    pub const SUCCESS: &str = "success";
+    pub(crate) const SUCCESS: &str = "success";
     /// The connection could not be established.
-    pub const CONNECT_FAILURE: &str = "connect_failure";
+    pub(crate) const CONNECT_FAILURE: &str = "connect_failure";
     /// The exchange failed after connecting (timeout, reset, bad response).
-    pub const ERROR: &str = "error";
+    pub(crate) const ERROR: &str = "error";
     /// The endpoint answered with a status the retry policy retries.
-    pub const RETRYABLE_STATUS: &str = "retryable_status";
+    pub(crate) const RETRYABLE_STATUS: &str = "retryable_status";
 }
 
 /// Results of `gateway_config_reloads_total`.
@@ -65,7 +65,7 @@ fn register_known_series(m: &Metrics) {
 
 /// Registers (at 0) the health transition series of an actively checked
 /// endpoint, when its config is loaded.
-pub fn register_health_transitions(cluster: &str, endpoint: &str) {
+pub(crate) fn register_health_transitions(cluster: &str, endpoint: &str) {
     for to in HEALTH_STATES {
         METRICS
             .health_transitions
@@ -221,14 +221,14 @@ impl StatusCounters {
 }
 
 /// The process-wide metrics.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let m = build();
     register_known_series(&m);
     m
 });
 
 /// Renders every registered metric in the Prometheus text format.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     use prometheus::Encoder;
     let mut buf = Vec::new();
     let encoder = prometheus::TextEncoder::new();

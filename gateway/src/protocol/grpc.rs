@@ -5,13 +5,13 @@
 //! or in the headers of a trailers-only answer) or from the gateway's own
 //! error (`error_response`'s gRPC form). When a proxied call fails after its
 //! response header reached the client, the gateway ends the h2 stream with
-//! trailers carrying the error's status instead of resetting it, so the
-//! client sees UNAVAILABLE or DEADLINE_EXCEEDED rather than a broken stream.
+//! trailers carrying the error's status instead of resetting it
+//! (`crate::response::end_started`), so the client sees UNAVAILABLE or
+//! DEADLINE_EXCEEDED rather than a broken stream.
 
 use crate::response::error::{grpc_status, ErrorForm};
 use http::HeaderMap;
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::proxy::Session;
 use prometheus::{register_int_counter_vec, IntCounter, IntCounterVec};
 use std::sync::{LazyLock, OnceLock};
 
@@ -20,6 +20,9 @@ const STATUS_CODES: usize = 17;
 
 /// UNKNOWN: what a client makes of a status outside 0..=16 or unreadable.
 const UNKNOWN: u8 = 2;
+
+/// Handles for calls that matched no route.
+static UNROUTED: LazyLock<GrpcCounters> = LazyLock::new(|| GrpcCounters::new("none"));
 
 static GRPC_RESPONSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -62,14 +65,14 @@ impl GrpcCounters {
 
 /// What the gateway knows about one request as a gRPC call.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct GrpcCall {
+pub(crate) struct GrpcCall {
     grpc: bool,
     status: Option<u8>,
 }
 
 impl GrpcCall {
     /// A gRPC call when the request's content type is `application/grpc*`.
-    pub fn of(req: &RequestHeader) -> Self {
+    pub(crate) fn of(req: &RequestHeader) -> Self {
         GrpcCall {
             grpc: ErrorForm::of(req) == ErrorForm::Grpc,
             status: None,
@@ -77,18 +80,26 @@ impl GrpcCall {
     }
 
     /// Whether the request is a gRPC call.
-    pub fn is_grpc(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_grpc(&self) -> bool {
         self.grpc
     }
 
     /// The status the call ended with, once known.
-    pub fn status(&self) -> Option<u8> {
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> Option<u8> {
         self.status
+    }
+
+    /// Whether this is a gRPC call still without a status (one the gateway
+    /// may end with its own error in trailers).
+    pub(crate) fn is_open(&self) -> bool {
+        self.grpc && self.status.is_none()
     }
 
     /// The upstream's response header: a trailers-only answer carries the
     /// status here.
-    pub fn on_response_header(&mut self, resp: &ResponseHeader) {
+    pub(crate) fn on_response_header(&mut self, resp: &ResponseHeader) {
         if self.grpc {
             if let Some(status) = parse_status(&resp.headers) {
                 self.status = Some(status);
@@ -97,7 +108,7 @@ impl GrpcCall {
     }
 
     /// The upstream's trailers.
-    pub fn on_trailers(&mut self, trailers: &HeaderMap) {
+    pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
         if self.grpc {
             if let Some(status) = parse_status(trailers) {
                 self.status = Some(status);
@@ -107,17 +118,18 @@ impl GrpcCall {
 
     /// The gateway answered with its own error of HTTP status `http`
     /// (written in the gRPC form for gRPC calls).
-    pub fn on_gateway_error(&mut self, http: u16) {
+    pub(crate) fn on_gateway_error(&mut self, http: u16) {
         if self.grpc {
             self.status = Some(grpc_status(http));
         }
     }
 
-    /// Counts the call under its status; calls that ended without one
-    /// (stream reset, client gone) are not counted here.
-    pub fn record(&self, counters: &GrpcCounters) {
+    /// Counts the call under its status in its route's `counters` (`None`:
+    /// no route matched); calls that ended without one (stream reset,
+    /// client gone) are not counted here.
+    pub(crate) fn record(&self, counters: Option<&GrpcCounters>) {
         if let (true, Some(status)) = (self.grpc, self.status) {
-            counters.get(status).inc();
+            counters.unwrap_or(&UNROUTED).get(status).inc();
         }
     }
 }
@@ -131,37 +143,6 @@ fn parse_status(headers: &HeaderMap) -> Option<u8> {
             .and_then(|s| s.trim().parse::<u8>().ok())
             .unwrap_or(UNKNOWN),
     )
-}
-
-/// Ends a gRPC call whose response header already reached the client over
-/// HTTP/2 with trailers carrying the error `http` as a gRPC status. False
-/// (nothing written) when the request is not such a call or the trailers
-/// could not be written; the caller then ends the message as incomplete.
-pub async fn end_with_error(session: &mut Session, call: &mut GrpcCall, http: u16) -> bool {
-    if !call.grpc || http == 0 || call.status.is_some() || session.as_http2().is_none() {
-        return false;
-    }
-    let status = grpc_status(http);
-    let mut trailers = HeaderMap::with_capacity(2);
-    trailers.insert("grpc-status", u16::from(status).into());
-    trailers.insert(
-        "grpc-message",
-        http::HeaderValue::from_static(crate::response::page::reason(http)),
-    );
-    match session
-        .downstream_session
-        .write_response_trailers(trailers)
-        .await
-    {
-        Ok(()) => {
-            call.status = Some(status);
-            true
-        }
-        Err(e) => {
-            log::debug!("could not end the gRPC stream with trailers: {e}");
-            false
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ const GRPC_CONTENT_TYPE: &[u8] = b"application/grpc";
 
 /// The label of the request of `session`; HTTP/2 over a TLS connection
 /// is `h2`, over plaintext `h2c`.
-pub fn of(session: &Session) -> Protocol {
+pub(crate) fn of(session: &Session) -> Protocol {
     let req = session.req_header();
     let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
     let grpc = req

@@ -104,7 +104,7 @@ impl Drop for OpenWebSocket {
 
 /// Whether `e` is an upgraded connection going idle past its timeout: the
 /// expected end of a quiet WebSocket, not worth an error log line.
-pub fn is_idle_close(session: &Session, e: &Error) -> bool {
+pub(crate) fn is_idle_close(session: &Session, e: &Error) -> bool {
     session.was_upgraded() && matches!(e.etype(), ErrorType::ReadTimedout)
 }
 

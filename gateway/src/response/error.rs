@@ -150,7 +150,7 @@ impl ErrorForm {
 /// The gRPC status code for a gateway error status. Unavailable (14) for
 /// upstream failures and overload, deadline exceeded (4) for timeouts,
 /// resource exhausted (8) for rate limits and size limits.
-pub fn grpc_status(http: u16) -> u8 {
+pub(crate) fn grpc_status(http: u16) -> u8 {
     match http {
         400 | 414 => 3,         // INVALID_ARGUMENT
         401 => 16,              // UNAUTHENTICATED

@@ -1,26 +1,58 @@
-//! Path and query rewriting applied before a request goes upstream.
+//! Path and query rewriting applied before a request goes upstream: a
+//! route's [`RouteRewrite`] (the matched prefix with its [`PathRewrite`],
+//! and a [`QueryRewrite`]) gives the upstream URI in one call.
 
 use crate::config::{QueryConfig, RewriteConfig};
-use http::uri::{PathAndQuery, Uri};
-use pingora::{Error, ErrorType, Result};
+/// Re-exported from its home in `hygiene`, where path normalisation uses it.
+use crate::hygiene::request_target::with_path_and_query;
+use http::uri::Uri;
+use pingora::Result;
+use std::borrow::Cow;
 
-/// `uri` with a new path and query, keeping its scheme and authority (an
-/// HTTP/2 request carries its host only there).
-pub fn with_path_and_query(uri: &Uri, path: &str, query: Option<&str>) -> Result<Uri> {
-    let invalid = |e: &dyn std::fmt::Display| {
-        Error::explain(
-            ErrorType::InvalidHTTPHeader,
-            format!("rewritten URI is invalid: {e}"),
-        )
-    };
-    let pq = match query {
-        Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
-        None => PathAndQuery::try_from(path),
+/// A route's rewrites of the upstream request target.
+#[derive(Debug, Clone, Default)]
+pub struct RouteRewrite {
+    /// The route's matched path prefix, which the path rewrite replaces.
+    pub prefix: String,
+    /// Path rewrite.
+    pub path: PathRewrite,
+    /// Query rewrite.
+    pub query: QueryRewrite,
+}
+
+impl RouteRewrite {
+    /// Compiles a route's `rewrite` and `query` for its `path_prefix`.
+    pub fn new(prefix: &str, path: Option<&RewriteConfig>, query: Option<&QueryConfig>) -> Self {
+        RouteRewrite {
+            prefix: prefix.to_string(),
+            path: PathRewrite::new(path),
+            query: QueryRewrite::new(query),
+        }
     }
-    .map_err(|e| invalid(&e))?;
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(pq);
-    Uri::from_parts(parts).map_err(|e| invalid(&e))
+
+    /// Whether the rewrites change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.path == PathRewrite::None && self.query.is_empty()
+    }
+
+    /// The upstream URI for `uri`, keeping its scheme and authority; `None`
+    /// when the route rewrites nothing. `Err` when the result is not a
+    /// valid URI.
+    pub fn apply(&self, uri: &Uri) -> Result<Option<Uri>> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let path = self
+            .path
+            .apply(uri.path(), &self.prefix)
+            .map_or(Cow::Borrowed(uri.path()), Cow::Owned);
+        let query = if self.query.is_empty() {
+            uri.query().map(Cow::Borrowed)
+        } else {
+            self.query.apply(uri.query()).map(Cow::Owned)
+        };
+        with_path_and_query(uri, &path, query.as_deref()).map(Some)
+    }
 }
 
 /// How the matched path prefix is rewritten.
@@ -157,14 +189,27 @@ mod tests {
     }
 
     #[test]
-    fn new_path_keeps_scheme_and_authority() {
-        let h2: Uri = "https://api.example.com/v1/x?a=1".parse().unwrap();
-        let out = with_path_and_query(&h2, "/x", Some("a=1&b=2")).unwrap();
-        assert_eq!(out.to_string(), "https://api.example.com/x?a=1&b=2");
-        let origin_form: Uri = "/v1/x".parse().unwrap();
-        let out = with_path_and_query(&origin_form, "/x", None).unwrap();
-        assert_eq!(out.to_string(), "/x");
-        assert!(with_path_and_query(&origin_form, "/a b", None).is_err());
+    fn route_rewrite_edits_path_and_query_and_keeps_the_authority() {
+        let rewrite = RouteRewrite::new(
+            "/v1",
+            Some(&RewriteConfig {
+                strip_prefix: true,
+                ..Default::default()
+            }),
+            Some(&QueryConfig {
+                remove: vec!["x".into()],
+                set: Default::default(),
+            }),
+        );
+        let h2: Uri = "https://api.example.com/v1/users?x=1&y=2".parse().unwrap();
+        let out = rewrite.apply(&h2).unwrap().unwrap();
+        assert_eq!(out.to_string(), "https://api.example.com/users?y=2");
+        let unmatched: Uri = "/other?x=1".parse().unwrap();
+        let out = rewrite.apply(&unmatched).unwrap().unwrap();
+        assert_eq!(out.to_string(), "/other");
+        let none = RouteRewrite::new("/v1", None, None);
+        assert!(none.is_empty());
+        assert_eq!(none.apply(&h2).unwrap(), None);
     }
 
     #[test]

@@ -1,19 +1,15 @@
-//! Route table: host (exact or `*.suffix`), longest path prefix and method
-//! matching, compiled once per config.
+//! Route matching: host (exact or `*.suffix`), longest path prefix and
+//! method, compiled once per config. The table is generic over what a
+//! match selects (the gateway stores its compiled [`Route`](super::Route)
+//! policy there), so matching knows nothing of the later stages.
 //!
 //! Precedence: an exact host beats a wildcard host (longer suffix first),
 //! which beats no host; then the longest `path_prefix`; then a route with a
 //! method list beats one without; then config order. Prefixes match on plain
 //! string prefixes, as in nginx and Envoy (`/v1` also matches `/v10`).
 
-use crate::observe::metrics::StatusCounters;
-use crate::response::page::ErrorPage;
-use crate::route::headers::HeaderRules;
-use crate::route::rewrite::{PathRewrite, QueryRewrite};
-use crate::upstream::Cluster;
+use crate::hygiene::request_target::strip_port;
 use http::Method;
-use prometheus::Histogram;
-use std::sync::Arc;
 
 /// How a route matches the request host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,95 +56,90 @@ impl HostMatch {
     }
 }
 
-/// A compiled route.
-pub struct Route {
-    /// Name in metrics and logs.
-    pub name: String,
+/// What one route matches: everything route selection reads.
+#[derive(Debug, Clone)]
+pub struct RouteMatch {
     /// Host matcher.
     pub host: HostMatch,
     /// Path prefix (`/` when not configured).
     pub prefix: String,
     /// Allowed methods (all when `None`).
     pub methods: Option<Vec<Method>>,
-    /// The cluster serving the route.
-    pub cluster: Arc<Cluster>,
-    /// Path rewrite.
-    pub path_rewrite: PathRewrite,
-    /// Query rewrite.
-    pub query_rewrite: QueryRewrite,
-    /// Edits to the upstream request.
-    pub request_headers: HeaderRules,
-    /// Edits to the client response.
-    pub response_headers: HeaderRules,
-    /// Custom error page.
-    pub error_page: Option<ErrorPage>,
-    /// Client certificate rule, CN header and upstream SNI.
-    pub tls: crate::edge::tls::RouteTls,
-    /// Position in the config file.
+    /// Position in the config file (the last tie-breaker).
     pub config_index: usize,
-    /// `gateway_request_duration_seconds{route}`.
-    pub duration: Histogram,
-    /// `gateway_requests_total{route,status,protocol}`.
-    pub requests: StatusCounters,
-    /// `redirect_https`: plaintext requests get 308 to HTTPS.
-    pub redirect_https: Option<crate::edge::HttpsRedirect>,
-    /// `gateway_grpc_responses_total{route,grpc_status}`.
-    pub grpc: crate::protocol::grpc::GrpcCounters,
-    /// Response caching (`None`: the route does not cache).
-    pub cache: Option<Arc<crate::cache::RouteCache>>,
-    /// Client authentication (`None`: the route is open).
-    pub auth: Option<Arc<crate::admission::auth::RouteAuth>>,
-    /// IP rules, size limits and body rules.
-    pub guard: Arc<crate::admission::request_guard::RouteGuard>,
-    /// Rate and concurrency limits.
-    pub limits: crate::admission::limits::RouteLimits,
-    /// Idle timeout of upgraded (WebSocket) connections.
-    pub websocket: crate::protocol::websocket::RouteWebSocket,
 }
 
-impl Route {
+impl RouteMatch {
     fn matches(&self, host: &str, path: &str, method: &Method) -> bool {
         self.host.matches(host)
             && path.starts_with(self.prefix.as_str())
             && self.methods.as_ref().is_none_or(|m| m.contains(method))
     }
+
+    /// Orders more specific matchers first (see the module docs).
+    fn precedence(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .host
+            .rank()
+            .cmp(&self.host.rank())
+            .then(other.prefix.len().cmp(&self.prefix.len()))
+            .then(other.methods.is_some().cmp(&self.methods.is_some()))
+            .then(self.config_index.cmp(&other.config_index))
+    }
 }
 
-/// All routes, most specific first.
-pub struct RouteTable {
-    routes: Vec<Route>,
+/// All routes, most specific first: each matcher with the payload `R` it
+/// selects. Matchers are kept apart from the payloads, so a lookup scans
+/// only the small matcher records.
+pub struct RouteTable<R> {
+    matchers: Vec<RouteMatch>,
+    routes: Vec<R>,
 }
 
-impl RouteTable {
+impl<R> RouteTable<R> {
     /// Orders the routes by precedence.
-    pub fn new(mut routes: Vec<Route>) -> Self {
-        routes.sort_by(|a, b| {
-            b.host
-                .rank()
-                .cmp(&a.host.rank())
-                .then(b.prefix.len().cmp(&a.prefix.len()))
-                .then(b.methods.is_some().cmp(&a.methods.is_some()))
-                .then(a.config_index.cmp(&b.config_index))
-        });
-        RouteTable { routes }
+    pub fn new(mut entries: Vec<(RouteMatch, R)>) -> Self {
+        entries.sort_by(|(a, _), (b, _)| a.precedence(b));
+        let (matchers, routes) = entries.into_iter().unzip();
+        RouteTable { matchers, routes }
     }
 
     /// Index of the route for a request. `host` may carry a port.
     pub fn find(&self, host: &str, path: &str, method: &Method) -> Option<usize> {
-        let host = crate::hygiene::request_target::strip_port(host);
-        self.routes
+        let host = strip_port(host);
+        self.matchers
             .iter()
-            .position(|r| r.matches(host, path, method))
+            .position(|m| m.matches(host, path, method))
     }
 
-    /// The route at `index`.
-    pub fn get(&self, index: usize) -> &Route {
+    /// The route at `index` (an index [`RouteTable::find`] returned).
+    pub fn get(&self, index: usize) -> &R {
         &self.routes[index]
     }
 
+    /// The matcher of the route at `index`.
+    pub fn matcher(&self, index: usize) -> &RouteMatch {
+        &self.matchers[index]
+    }
+
     /// All routes in precedence order.
-    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+    pub fn iter(&self) -> impl Iterator<Item = &R> {
         self.routes.iter()
+    }
+
+    /// All routes in precedence order, each with its matcher.
+    pub fn entries(&self) -> impl Iterator<Item = (&RouteMatch, &R)> {
+        self.matchers.iter().zip(&self.routes)
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether there is no route.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
     }
 }
 
@@ -167,5 +158,52 @@ mod tests {
         assert!(!wild.matches("example.com"));
         assert!(!wild.matches("badexample.com"));
         assert!(HostMatch::Any.matches("anything"));
+    }
+
+    fn at(host: Option<&str>, prefix: &str, methods: Option<Vec<Method>>, i: usize) -> RouteMatch {
+        RouteMatch {
+            host: HostMatch::new(host),
+            prefix: prefix.to_string(),
+            methods,
+            config_index: i,
+        }
+    }
+
+    #[test]
+    fn precedence_is_host_then_prefix_then_methods_then_config_order() {
+        let table = RouteTable::new(vec![
+            (at(None, "/", None, 0), "catch-all"),
+            (at(None, "/api", None, 1), "api"),
+            (at(None, "/api", Some(vec![Method::POST]), 2), "api-post"),
+            (at(Some("*.example.com"), "/", None, 3), "wildcard"),
+            (at(Some("a.example.com"), "/", None, 4), "exact"),
+            (at(None, "/api", None, 5), "api-later"),
+        ]);
+        let name = |host, path, method| table.find(host, path, &method).map(|i| *table.get(i));
+        assert_eq!(
+            name("a.example.com:8080", "/api", Method::POST),
+            Some("exact")
+        );
+        assert_eq!(
+            name("b.example.com", "/api", Method::POST),
+            Some("wildcard")
+        );
+        assert_eq!(name("other", "/api/x", Method::POST), Some("api-post"));
+        assert_eq!(name("other", "/api/x", Method::GET), Some("api"));
+        assert_eq!(name("other", "/x", Method::GET), Some("catch-all"));
+        assert_eq!(table.len(), 6);
+        let order: Vec<_> = table.iter().copied().collect();
+        assert_eq!(
+            order,
+            [
+                "exact",
+                "wildcard",
+                "api-post",
+                "api",
+                "api-later",
+                "catch-all"
+            ]
+        );
+        assert!(table.entries().all(|(m, _)| !m.prefix.is_empty()));
     }
 }

@@ -14,7 +14,7 @@ use pingora::{ErrorType, OrErr, Result};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
 /// The address Pingora's balancer and health registry know the endpoint by.
-pub fn balancer_key(addr: &EndpointAddress) -> SocketAddr {
+pub(super) fn balancer_key(addr: &EndpointAddress) -> SocketAddr {
     match addr {
         EndpointAddress::Inet(inet) => *inet,
         EndpointAddress::Unix(path) => {
@@ -29,7 +29,7 @@ pub fn balancer_key(addr: &EndpointAddress) -> SocketAddr {
 }
 
 /// A plaintext peer for the endpoint, before timeouts, protocol and TLS.
-pub fn base_peer(addr: &EndpointAddress) -> HttpPeer {
+pub(super) fn base_peer(addr: &EndpointAddress) -> HttpPeer {
     match addr {
         EndpointAddress::Inet(inet) => HttpPeer::new(*inet, false, String::new()),
         EndpointAddress::Unix(path) => {
@@ -45,7 +45,7 @@ pub fn base_peer(addr: &EndpointAddress) -> HttpPeer {
 }
 
 /// Opens a plain connection to the endpoint (a TCP health check).
-pub async fn connect(addr: &EndpointAddress) -> Result<()> {
+pub(super) async fn connect(addr: &EndpointAddress) -> Result<()> {
     let result = match addr {
         EndpointAddress::Inet(inet) => tokio::net::TcpStream::connect(inet).await.map(drop),
         EndpointAddress::Unix(path) => tokio::net::UnixStream::connect(path).await.map(drop),
@@ -54,7 +54,7 @@ pub async fn connect(addr: &EndpointAddress) -> Result<()> {
 }
 
 /// The `Host` an HTTP health check sends when none is configured.
-pub fn default_host(addr: &EndpointAddress) -> String {
+pub(super) fn default_host(addr: &EndpointAddress) -> String {
     match addr {
         EndpointAddress::Inet(inet) => inet.to_string(),
         EndpointAddress::Unix(_) => "localhost".to_string(),

@@ -8,6 +8,6 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// Milliseconds since the first call, plus one: never 0, so 0 can mean
 /// "unset" in an atomic.
-pub fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     EPOCH.elapsed().as_millis() as u64 + 1
 }

@@ -17,11 +17,11 @@ use pingora::{Error, ErrorType, Result};
 use std::sync::OnceLock;
 
 /// Largest response body read; the rest is ignored.
-pub const MAX_BODY: usize = 64 * 1024;
+pub(super) const MAX_BODY: usize = 64 * 1024;
 
 /// What a check request got back.
 #[derive(Debug)]
-pub struct CheckResponse {
+pub(super) struct CheckResponse {
     /// The response status.
     pub status: u16,
     /// The start of the body (at most [`MAX_BODY`] bytes).
@@ -29,7 +29,7 @@ pub struct CheckResponse {
 }
 
 /// Sends `GET path` with `Host: host` to `ep` and reads the answer.
-pub async fn exchange(ep: &Endpoint, path: &str, host: &str) -> Result<CheckResponse> {
+pub(super) async fn exchange(ep: &Endpoint, path: &str, host: &str) -> Result<CheckResponse> {
     static CONNECTOR: OnceLock<TransportConnector> = OnceLock::new();
     let stream = CONNECTOR
         .get_or_init(|| TransportConnector::new(None))

@@ -1,7 +1,11 @@
 //! Upstream clusters: endpoint pools, selection (balancing, stickiness,
-//! failover to the backup pool), health checks and the retry policy.
+//! failover to the backup pool), health checks and the retry policy; and
+//! one request's attempts over a cluster ([`Attempt`]: `upstream_peer`,
+//! `connected_to_upstream`, `fail_to_connect`, `upstream_response_filter`,
+//! `error_while_proxy`).
 
 mod address;
+mod attempt;
 mod clock;
 mod endpoint;
 mod health;
@@ -13,12 +17,13 @@ mod sticky;
 pub(crate) mod tls;
 mod tried;
 
-pub use endpoint::{AttemptCounters, Endpoint, EndpointMetrics};
-pub use health::ActiveCheck;
-pub use pool::Pool;
-pub use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
-pub use sticky::{find_cookie, Sticky};
-pub use tls::load_files as load_tls_files;
+pub(crate) use attempt::Attempt;
+pub(crate) use endpoint::Endpoint;
+pub(crate) use health::ActiveCheck;
+pub(crate) use pool::Pool;
+pub(crate) use retry::{Failure, RetryDecision, RetryInput, RetryPolicy};
+pub(crate) use sticky::{find_cookie, Sticky};
+pub(crate) use tls::load_files as load_tls_files;
 pub use tried::Tried;
 
 use crate::config::{Balance, ClusterConfig, HashKey};

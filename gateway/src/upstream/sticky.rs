@@ -78,7 +78,7 @@ impl Sticky {
 }
 
 /// Finds cookie `name` in `Cookie` header values.
-pub fn find_cookie<'a>(
+pub(crate) fn find_cookie<'a>(
     headers: impl Iterator<Item = &'a HeaderValue>,
     name: &str,
 ) -> Option<&'a str> {

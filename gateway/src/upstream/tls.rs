@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// Reads the PEM files named by `cluster.tls` into `cluster.tls.files`.
 /// Relative paths are resolved against the directory of `source`; errors
 /// name the key path under `gateway.clusters.<name>.tls`.
-pub fn load_files(
+pub(crate) fn load_files(
     name: &str,
     cluster: &mut ClusterConfig,
     source: &ConfigSource,

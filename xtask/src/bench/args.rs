@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: cargo xtask bench [flags]
+pub(super) const USAGE: &str = "usage: cargo xtask bench [flags]
 
   --workers N         proxy workers (gateway threads, nginx worker_processes,
                       haproxy nbthread, pingora-bare threads); default 1
@@ -43,7 +43,7 @@ pub const USAGE: &str = "usage: cargo xtask bench [flags]
 
 /// Which access-log settings to run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Logs {
+pub(super) enum Logs {
     On,
     Off,
     Both,
@@ -51,7 +51,7 @@ pub enum Logs {
 
 /// Parsed flags.
 #[derive(Debug)]
-pub struct BenchArgs {
+pub(super) struct BenchArgs {
     pub workers: usize,
     pub duration_s: u64,
     pub connections: usize,
@@ -74,7 +74,7 @@ pub struct BenchArgs {
 }
 
 /// Every target, in run order.
-pub const TARGETS: [&str; 8] = [
+pub(super) const TARGETS: [&str; 8] = [
     "direct",
     "pingora-bare",
     "gateway",
@@ -86,7 +86,7 @@ pub const TARGETS: [&str; 8] = [
 ];
 
 /// Every protocol set, in run order.
-pub const PROTOCOLS: [&str; 4] = ["http1", "https", "https-handshake", "h2c"];
+pub(super) const PROTOCOLS: [&str; 4] = ["http1", "https", "https-handshake", "h2c"];
 
 fn positive(flag: &str, value: Option<&String>) -> Result<u64, String> {
     let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -98,7 +98,7 @@ fn positive(flag: &str, value: Option<&String>) -> Result<u64, String> {
 }
 
 /// Parses the flags after `bench`.
-pub fn parse(args: &[String]) -> Result<BenchArgs, String> {
+pub(super) fn parse(args: &[String]) -> Result<BenchArgs, String> {
     let mut out = BenchArgs {
         workers: 1,
         duration_s: 5,

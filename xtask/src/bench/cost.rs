@@ -15,15 +15,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Requests of the short and the long run.
-pub const SHORT: u64 = 200;
-pub const LONG: u64 = 1200;
+pub(super) const SHORT: u64 = 200;
+pub(super) const LONG: u64 = 1200;
 
 /// Longest wait for a target to answer under a tool (callgrind is slow).
 const READY_WITHIN: Duration = Duration::from_secs(120);
 
 /// The proxies measured (not `direct`, nginx or haproxy: the point is the
 /// gateway's own cost beside Pingora's floor).
-pub const COST_TARGETS: [&str; 4] = [
+pub(super) const COST_TARGETS: [&str; 4] = [
     "pingora-bare",
     "gateway",
     "gateway-full",
@@ -71,13 +71,13 @@ impl Tool {
 
 /// Per-request cost of one target.
 #[derive(Debug, Default)]
-pub struct Cost {
+pub(super) struct Cost {
     pub allocations: Option<f64>,
     pub instructions: Option<f64>,
 }
 
 /// Measures every chosen proxy target; prints and returns the table rows.
-pub fn run(
+pub(super) fn run(
     names: &[&'static str],
     bin_dir: &Path,
     dir: &Path,
@@ -134,7 +134,7 @@ pub fn run(
 }
 
 /// One line of the table.
-pub fn format_cost(c: &Cost) -> String {
+pub(super) fn format_cost(c: &Cost) -> String {
     let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     format!(
         "allocations/req {:>8}  instructions/req {:>9}",
@@ -145,6 +145,7 @@ pub fn format_cost(c: &Cost) -> String {
 
 /// Runs `name` under `tool` for `requests` GETs; returns the allocation
 /// calls (heaptrack) or instructions (callgrind) of the whole run.
+#[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
 fn profile(
     name: &'static str,
     tool: Tool,
@@ -168,6 +169,7 @@ fn profile(
     let mut pids = children_of(wrapper_pid);
     pids.push(wrapper_pid);
     for pid in pids {
+        // SAFETY: signalling our own child (and its children) by pid.
         unsafe {
             libc::kill(pid as i32, libc::SIGINT);
         }
@@ -246,7 +248,7 @@ fn heaptrack_calls(out: &Path) -> Result<u64, String> {
 }
 
 /// Reads `calls to allocation functions: N (…/s)`.
-pub fn parse_heaptrack_calls(text: &str) -> Option<u64> {
+pub(super) fn parse_heaptrack_calls(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("calls to allocation functions:"))?
         .split_whitespace()
@@ -262,7 +264,7 @@ fn callgrind_total(out: &Path) -> Result<u64, String> {
 }
 
 /// The first event count of the `summary:` (or `totals:`) line.
-pub fn parse_callgrind_total(text: &str) -> Option<u64> {
+pub(super) fn parse_callgrind_total(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| {
             l.strip_prefix("summary:")

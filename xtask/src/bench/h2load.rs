@@ -8,7 +8,7 @@ use std::path::Path;
 /// Reads the summary h2load prints (rate and request counts) and the
 /// per-request `--log-file` (tab-separated: start time, status,
 /// microseconds until the end of the response).
-pub fn parse(out: &str, log: &str) -> Result<WrkResult, String> {
+pub(super) fn parse(out: &str, log: &str) -> Result<WrkResult, String> {
     let rps = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("finished in "))
@@ -68,11 +68,11 @@ pub fn parse(out: &str, log: &str) -> Result<WrkResult, String> {
 
 /// Streams per connection: `connections` requests in flight over
 /// `connections / STREAMS` HTTP/2 connections, as many as wrk keeps.
-pub const STREAMS: usize = 8;
+pub(super) const STREAMS: usize = 8;
 
 /// Runs `h2load` against `url` for `duration_s` seconds; `log` is the
 /// per-request log file it writes.
-pub fn run(
+pub(super) fn run(
     cpus: &Option<String>,
     url: &str,
     connections: usize,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Sends `GET path` on `stream` and reads the whole response; returns the
 /// status. The connection stays open for reuse.
-pub fn get(stream: &mut TcpStream, path: &str) -> Result<u16, String> {
+pub(super) fn get(stream: &mut TcpStream, path: &str) -> Result<u16, String> {
     let req = format!("GET {path} HTTP/1.1\r\nHost: bench.local\r\n\r\n");
     stream
         .write_all(req.as_bytes())
@@ -63,7 +63,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Connects, retrying refused connections until `within` passes.
-pub fn connect(addr: SocketAddr, within: Duration) -> Result<TcpStream, String> {
+pub(super) fn connect(addr: SocketAddr, within: Duration) -> Result<TcpStream, String> {
     let deadline = Instant::now() + within;
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
@@ -81,7 +81,7 @@ pub fn connect(addr: SocketAddr, within: Duration) -> Result<TcpStream, String> 
 }
 
 /// Waits until `addr` accepts, then one GET must get 200.
-pub fn warm_up(addr: SocketAddr, path: &str) -> Result<(), String> {
+pub(super) fn warm_up(addr: SocketAddr, path: &str) -> Result<(), String> {
     let mut stream = connect(addr, Duration::from_secs(15))?;
     match get(&mut stream, path)? {
         200 => Ok(()),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Resident memory before, during and after two waves of idle connections.
 #[derive(Clone, Debug)]
-pub struct IdleResult {
+pub(super) struct IdleResult {
     pub conns: usize,
     pub kib_per_conn: f64,
     /// RSS growth of the second wave over the RSS after the first closed.
@@ -43,7 +43,12 @@ fn wait_fds_at_most(pids: &[u32], fds: usize, within: Duration) {
 }
 
 /// Runs both waves against `addr` and reads the RSS of `pids`.
-pub fn measure(addr: SocketAddr, path: &str, pids: &[u32], n: usize) -> Result<IdleResult, String> {
+pub(super) fn measure(
+    addr: SocketAddr,
+    path: &str,
+    pids: &[u32],
+    n: usize,
+) -> Result<IdleResult, String> {
     let fds_before = fd_count(pids);
     let rss_before = status_kib(pids, "VmRSS:");
     let first = open_wave(addr, path, n)?;

@@ -26,7 +26,7 @@ use std::process::{Command, ExitCode};
 use targets::{RunSettings, Target};
 
 /// Entry point; bad flags exit 2 with the usage.
-pub fn main(argv: &[String]) -> ExitCode {
+pub(crate) fn main(argv: &[String]) -> ExitCode {
     if argv.iter().any(|a| a == "-h" || a == "--help") {
         print!("{}", args::USAGE);
         return ExitCode::SUCCESS;
@@ -120,7 +120,7 @@ fn build() -> Result<(), String> {
 }
 
 /// The started upstream: its index in [`Children`] and its addresses.
-pub struct Upstream {
+pub(crate) struct Upstream {
     pub index: usize,
     /// Plaintext HTTP/1.1, what every proxy forwards to.
     pub addr: SocketAddr,

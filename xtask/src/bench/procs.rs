@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A started child with the files its output goes to.
-pub struct Proc {
+pub(super) struct Proc {
     pub name: String,
     pub child: Child,
     pub log: PathBuf,
@@ -21,31 +21,32 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits up to `within` for it to exit; whether it did.
-    pub fn wait_exit(&mut self, within: Duration) -> bool {
+    pub(super) fn wait_exit(&mut self, within: Duration) -> bool {
         wait_exit(&mut self.child, within)
     }
 
     /// The last lines of its log, for error messages.
-    pub fn log_tail(&self) -> String {
+    pub(super) fn log_tail(&self) -> String {
         log_tail(&self.log, 15)
     }
 }
 
 /// Owns every child of the run; stops them all on drop.
 #[derive(Default)]
-pub struct Children {
+pub(super) struct Children {
     procs: Vec<Proc>,
 }
 
 impl Children {
     /// Starts `cmd` with stdout and stderr appended to `log`, registered
     /// under `name`. Returns its index.
-    pub fn spawn(
+    #[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
+    pub(super) fn spawn(
         &mut self,
         name: &str,
         mut cmd: Command,
@@ -87,16 +88,16 @@ impl Children {
         Ok(self.procs.len() - 1)
     }
 
-    pub fn get(&self, index: usize) -> &Proc {
+    pub(super) fn get(&self, index: usize) -> &Proc {
         &self.procs[index]
     }
 
-    pub fn get_mut(&mut self, index: usize) -> &mut Proc {
+    pub(super) fn get_mut(&mut self, index: usize) -> &mut Proc {
         &mut self.procs[index]
     }
 
     /// Fails naming the first child that already exited.
-    pub fn check_alive(&mut self) -> Result<(), String> {
+    pub(super) fn check_alive(&mut self) -> Result<(), String> {
         for p in &mut self.procs {
             if let Ok(Some(status)) = p.child.try_wait() {
                 return Err(format!(
@@ -110,7 +111,8 @@ impl Children {
     }
 
     /// Stops every child, newest first, and waits for each (bounded).
-    pub fn stop_all(&mut self) {
+    #[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
+    pub(super) fn stop_all(&mut self) {
         while let Some(mut p) = self.procs.pop() {
             let workers = children_of(p.pid());
             // SAFETY: signalling our own child by pid.
@@ -147,7 +149,7 @@ fn wait_exit(child: &mut Child, within: Duration) -> bool {
 }
 
 /// The last `lines` lines of a file.
-pub fn log_tail(path: &Path, lines: usize) -> String {
+pub(super) fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     let tail = all[all.len().saturating_sub(lines)..].join("\n");
@@ -159,7 +161,7 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 }
 
 /// Pids whose parent is `pid` (nginx's workers).
-pub fn children_of(pid: u32) -> Vec<u32> {
+pub(super) fn children_of(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -178,7 +180,8 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
 }
 
 /// User plus system CPU time of the processes, in microseconds.
-pub fn cpu_us(pids: &[u32]) -> u64 {
+#[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
+pub(super) fn cpu_us(pids: &[u32]) -> u64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     pids.iter()
@@ -192,7 +195,7 @@ pub fn cpu_us(pids: &[u32]) -> u64 {
 }
 
 /// A `/proc/PID/status` value in KiB (`VmHWM`, `VmRSS`), summed.
-pub fn status_kib(pids: &[u32], key: &str) -> u64 {
+pub(super) fn status_kib(pids: &[u32], key: &str) -> u64 {
     pids.iter()
         .filter_map(|p| {
             let text = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
@@ -203,7 +206,7 @@ pub fn status_kib(pids: &[u32], key: &str) -> u64 {
 }
 
 /// Open file descriptors of the processes.
-pub fn fd_count(pids: &[u32]) -> usize {
+pub(super) fn fd_count(pids: &[u32]) -> usize {
     pids.iter()
         .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).ok())
         .map(|d| d.count())
@@ -212,7 +215,8 @@ pub fn fd_count(pids: &[u32]) -> usize {
 
 /// Raises the soft open-files limit to the hard limit; returns the soft
 /// limit in force afterwards.
-pub fn raise_nofile() -> u64 {
+#[allow(unsafe_code)] // libc calls for process control, each with its SAFETY note
+pub(super) fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -236,7 +240,7 @@ pub fn raise_nofile() -> u64 {
 }
 
 /// CPU sets for the proxy and for the load generator plus upstream.
-pub struct Pinning {
+pub(super) struct Pinning {
     pub proxy: Option<String>,
     pub load: Option<String>,
     pub note: String,
@@ -245,7 +249,7 @@ pub struct Pinning {
 impl Pinning {
     /// Proxies on CPUs 0..workers, wrk and the upstream on the rest, when
     /// taskset exists and there is a CPU left over.
-    pub fn plan(workers: usize) -> Self {
+    pub(super) fn plan(workers: usize) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let taskset = Command::new("taskset")
             .arg("-V")
@@ -287,7 +291,7 @@ fn range(a: usize, b: usize) -> String {
 }
 
 /// `program args...`, under `taskset -c CPUS` when given.
-pub fn pinned(cpus: &Option<String>, program: &Path) -> Command {
+pub(super) fn pinned(cpus: &Option<String>, program: &Path) -> Command {
     match cpus {
         Some(set) => {
             let mut cmd = Command::new("taskset");
@@ -300,7 +304,7 @@ pub fn pinned(cpus: &Option<String>, program: &Path) -> Command {
 
 /// `cmd` run under `wrapper` (a profiler): the same program, arguments and
 /// environment after the wrapper's own arguments.
-pub fn wrapped(cmd: Command, wrapper: &[String]) -> Command {
+pub(super) fn wrapped(cmd: Command, wrapper: &[String]) -> Command {
     let mut out = Command::new(&wrapper[0]);
     out.args(&wrapper[1..])
         .arg(cmd.get_program())

@@ -15,10 +15,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The targets a protocol set measures, in run order.
-pub const SET_TARGETS: [&str; 3] = ["direct", "gateway", "nginx"];
+pub(super) const SET_TARGETS: [&str; 3] = ["direct", "gateway", "nginx"];
 
 /// How a set is loaded and described.
-pub fn describe(proto: &str, connections: usize) -> String {
+pub(super) fn describe(proto: &str, connections: usize) -> String {
     match proto {
         "https" => format!("HTTPS keep-alive (wrk -c{connections} over https://)"),
         "https-handshake" => format!(
@@ -34,7 +34,7 @@ pub fn describe(proto: &str, connections: usize) -> String {
 }
 
 /// Whether the load tool of `proto` is installed; prints a note if not.
-pub fn available(proto: &str) -> bool {
+pub(super) fn available(proto: &str) -> bool {
     if proto == "h2c" && !super::has("h2load", "--version") {
         println!(
             "note: h2load is not installed; the h2c set is skipped (sudo apt-get install -y nghttp2-client, or --install-peers)"
@@ -45,7 +45,7 @@ pub fn available(proto: &str) -> bool {
 }
 
 /// Settings of one protocol set's run.
-pub struct SetRun<'a> {
+pub(super) struct SetRun<'a> {
     pub proto: &'static str,
     pub names: &'a [&'static str],
     pub bin_dir: &'a Path,
@@ -117,7 +117,10 @@ fn nginx_listener(proto: &str, dir: &Path) -> (&'static str, String) {
 }
 
 /// Starts, warms up and measures one protocol set; stops everything.
-pub fn run_set(run: &SetRun, body_path: &str) -> Result<Vec<(&'static str, Samples)>, String> {
+pub(super) fn run_set(
+    run: &SetRun,
+    body_path: &str,
+) -> Result<Vec<(&'static str, Samples)>, String> {
     let mut children = Children::default();
     let upstream = start_upstream(&mut children, run.bin_dir, run.dir, run.pinning, true)?;
     let settings = RunSettings {
@@ -288,7 +291,7 @@ fn tls_summary(addr: SocketAddr) -> Option<String> {
 }
 
 /// Picks the negotiated parameters out of `openssl s_client -brief`.
-pub fn summarize_s_client(text: &str) -> String {
+pub(super) fn summarize_s_client(text: &str) -> String {
     [
         "Protocol version:",
         "Ciphersuite:",

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 /// One target's rounds.
 #[derive(Default, Clone)]
-pub struct Samples {
+pub(super) struct Samples {
     pub rounds: Vec<WrkResult>,
     pub cpu_us_per_req: Vec<f64>,
     pub rss_kib: u64,
@@ -14,7 +14,7 @@ pub struct Samples {
 }
 
 /// Median of the values (mean of the middle two for an even count).
-pub fn median(values: &[f64]) -> f64 {
+pub(super) fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     match v.len() {
@@ -36,16 +36,16 @@ impl Samples {
     fn field(&self, f: impl Fn(&WrkResult) -> f64) -> Vec<f64> {
         self.rounds.iter().map(f).collect()
     }
-    pub fn rps(&self) -> f64 {
+    pub(super) fn rps(&self) -> f64 {
         median(&self.field(|r| r.rps))
     }
-    pub fn p50(&self) -> f64 {
+    pub(super) fn p50(&self) -> f64 {
         median(&self.field(|r| r.p50_ms))
     }
-    pub fn p99(&self) -> f64 {
+    pub(super) fn p99(&self) -> f64 {
         median(&self.field(|r| r.p99_ms))
     }
-    pub fn cpu(&self) -> f64 {
+    pub(super) fn cpu(&self) -> f64 {
         median(&self.cpu_us_per_req)
     }
 }
@@ -53,7 +53,7 @@ impl Samples {
 /// Ratio names, how each is computed, and whether higher is better.
 /// Throughput ratios compare median req/s; the CPU ratio compares median
 /// CPU per request (higher is worse).
-pub const RATIOS: [(&str, &str, &str, bool); 9] = [
+pub(super) const RATIOS: [(&str, &str, &str, bool); 9] = [
     ("gateway/direct", "gateway", "direct", true),
     ("gateway/nginx", "gateway", "nginx", true),
     ("gateway/haproxy", "gateway", "haproxy", true),
@@ -76,7 +76,7 @@ pub const RATIOS: [(&str, &str, &str, bool); 9] = [
 ];
 
 /// The ratios whose two targets were both measured.
-pub fn ratios(results: &[(&str, Samples)]) -> Vec<(&'static str, f64)> {
+pub(super) fn ratios(results: &[(&str, Samples)]) -> Vec<(&'static str, f64)> {
     let get = |name: &str| results.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
     RATIOS
         .iter()
@@ -94,7 +94,7 @@ pub fn ratios(results: &[(&str, Samples)]) -> Vec<(&'static str, f64)> {
 
 /// The ratios of a protocol set, named `PROTO RATIO` (`https gateway/nginx`,
 /// `h2c cpu gateway/nginx`).
-pub fn set_ratios(proto: &str, results: &[(&str, Samples)]) -> Vec<(String, f64)> {
+pub(super) fn set_ratios(proto: &str, results: &[(&str, Samples)]) -> Vec<(String, f64)> {
     ratios(results)
         .into_iter()
         .map(|(label, v)| (format!("{proto} {label}"), v))
@@ -102,7 +102,7 @@ pub fn set_ratios(proto: &str, results: &[(&str, Samples)]) -> Vec<(String, f64)
 }
 
 /// The table printed at the end of a run.
-pub fn table(results: &[(&str, Samples)]) -> String {
+pub(super) fn table(results: &[(&str, Samples)]) -> String {
     let mut out = format!(
         "{:<16} {:>9} {:>19} {:>8} {:>8} {:>10} {:>9}\n",
         "target", "req/s", "min-max", "p50 ms", "p99 ms", "CPU us/req", "RSS KiB"
@@ -124,7 +124,7 @@ pub fn table(results: &[(&str, Samples)]) -> String {
 }
 
 /// The idle-connection table.
-pub fn idle_table(results: &[(&str, Samples)]) -> Option<String> {
+pub(super) fn idle_table(results: &[(&str, Samples)]) -> Option<String> {
     let rows: Vec<_> = results
         .iter()
         .filter_map(|(n, s)| Some((n, s.idle.as_ref()?)))
@@ -154,7 +154,12 @@ fn round3(v: f64) -> Value {
 }
 
 /// The `latest.json` document.
-pub fn to_json(workers: usize, logs: &str, settings: Value, results: &[(&str, Samples)]) -> Value {
+pub(super) fn to_json(
+    workers: usize,
+    logs: &str,
+    settings: Value,
+    results: &[(&str, Samples)],
+) -> Value {
     let ratios: Map<String, Value> = ratios(results)
         .into_iter()
         .map(|(k, v)| (k.to_string(), round3(v)))
@@ -170,7 +175,12 @@ pub fn to_json(workers: usize, logs: &str, settings: Value, results: &[(&str, Sa
 
 /// Adds a protocol set to a `latest.json` document: its targets under
 /// `protocols.PROTO.targets` and its ratios, prefixed, beside the others.
-pub fn add_set(doc: &mut Value, proto: &str, description: &str, results: &[(&str, Samples)]) {
+pub(super) fn add_set(
+    doc: &mut Value,
+    proto: &str,
+    description: &str,
+    results: &[(&str, Samples)],
+) {
     doc["protocols"][proto] = json!({
         "load": description,
         "targets": targets_json(results),
@@ -207,12 +217,12 @@ fn targets_json(results: &[(&str, Samples)]) -> Value {
 }
 
 /// Allowed worsening before `--check` fails.
-pub const TOLERANCE: f64 = 0.15;
+pub(super) const TOLERANCE: f64 = 0.15;
 
 /// Compares ratios with a baseline document; returns one line per ratio
 /// and whether all are within [`TOLERANCE`]. Ratios missing on either
 /// side are reported and skipped.
-pub fn check(current: &[(&str, f64)], baseline: &Value) -> (Vec<String>, bool) {
+pub(super) fn check(current: &[(&str, f64)], baseline: &Value) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut ok = true;
     for (label, _, _, higher_better) in RATIOS {

@@ -8,7 +8,7 @@ const NGINX_TEMPLATE: &str = include_str!("templates/nginx.conf");
 const HAPROXY_TEMPLATE: &str = include_str!("templates/haproxy.cfg");
 
 /// Settings shared by every target of one run.
-pub struct RunSettings<'a> {
+pub(super) struct RunSettings<'a> {
     pub dir: &'a Path,
     pub bin_dir: &'a Path,
     pub upstream: SocketAddr,
@@ -37,7 +37,7 @@ fn binary(s: &RunSettings, name: &str) -> PathBuf {
 }
 
 /// A started target.
-pub struct Target {
+pub(super) struct Target {
     pub name: &'static str,
     pub addr: SocketAddr,
     /// Path wrk requests.
@@ -49,7 +49,7 @@ pub struct Target {
 }
 
 /// Replaces every `{{key}}` of `template`.
-pub fn render(template: &str, values: &[(&str, String)]) -> String {
+pub(super) fn render(template: &str, values: &[(&str, String)]) -> String {
     values
         .iter()
         .fold(template.to_string(), |text, (key, value)| {
@@ -58,7 +58,7 @@ pub fn render(template: &str, values: &[(&str, String)]) -> String {
 }
 
 /// A loopback port free right now.
-pub fn free_port() -> Result<SocketAddr, String> {
+pub(super) fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("finding a free port: {e}"))
@@ -88,7 +88,7 @@ fn downstream_block(s: &RunSettings) -> String {
 /// A gateway config for target `name`: server keys, one listener (a YAML
 /// flow mapping), the `origin` cluster and the given `routes:` entries
 /// (YAML list items, indented four spaces).
-pub fn gateway_yaml(s: &RunSettings, name: &str, listener: &str, routes: &str) -> String {
+pub(super) fn gateway_yaml(s: &RunSettings, name: &str, listener: &str, routes: &str) -> String {
     format!(
         r#"version: 1
 threads: {workers}
@@ -116,7 +116,8 @@ fn plain(listen: SocketAddr) -> String {
 }
 
 /// One bare route, as an operator would write it.
-pub const BARE_ROUTE: &str = "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n";
+pub(super) const BARE_ROUTE: &str =
+    "    - { name: bench, match: { path_prefix: / }, cluster: origin }\n";
 
 fn gateway_config(s: &RunSettings, name: &str, listen: SocketAddr) -> String {
     gateway_yaml(s, name, &plain(listen), BARE_ROUTE)
@@ -168,7 +169,7 @@ fn gateway_cache_hit_config(s: &RunSettings, listen: SocketAddr) -> String {
 }
 
 /// Writes `config` as `NAME.yaml` and returns the gateway command for it.
-pub fn gateway_cmd(
+pub(super) fn gateway_cmd(
     s: &RunSettings,
     name: &str,
     bin: PathBuf,
@@ -185,7 +186,7 @@ pub fn gateway_cmd(
 }
 
 /// Starts the named target (not `direct`, which is the upstream itself).
-pub fn start(
+pub(super) fn start(
     name: &'static str,
     s: &RunSettings,
     children: &mut Children,
@@ -287,7 +288,7 @@ pub fn start(
 /// (with `listen_options` such as `ssl ` and the `server_extra` lines) and
 /// returns the command; SIGTERM stops it (the master stops its workers,
 /// then exits).
-pub fn nginx_cmd(
+pub(super) fn nginx_cmd(
     s: &RunSettings,
     addr: SocketAddr,
     conf_name: &str,
@@ -339,7 +340,7 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
 }
 
 /// After the warm-up: nginx's work happens in its workers, not the master.
-pub fn settle_pids(target: &mut Target) {
+pub(super) fn settle_pids(target: &mut Target) {
     if target.name.starts_with("nginx") {
         if let Some(&master) = target.pids.first() {
             let workers = children_of(master);

@@ -4,7 +4,7 @@ use std::process::Command;
 
 /// What one wrk run measured.
 #[derive(Clone, Debug, PartialEq)]
-pub struct WrkResult {
+pub(super) struct WrkResult {
     pub rps: f64,
     pub requests: u64,
     pub p50_ms: f64,
@@ -14,7 +14,7 @@ pub struct WrkResult {
 }
 
 /// Reads `wrk --latency` output.
-pub fn parse(out: &str) -> Result<WrkResult, String> {
+pub(super) fn parse(out: &str) -> Result<WrkResult, String> {
     let value_after = |prefix: &str| {
         out.lines()
             .map(str::trim)
@@ -71,7 +71,7 @@ fn latency_ms(v: &str) -> Option<f64> {
 
 /// Runs `wrk --latency` (plus `extra` arguments, such as a header)
 /// against `url` for `duration_s` and parses it.
-pub fn run(
+pub(super) fn run(
     cpus: &Option<String>,
     url: &str,
     connections: usize,

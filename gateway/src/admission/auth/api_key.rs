@@ -14,11 +14,11 @@ use std::sync::Arc;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// Header used when the config names neither `header` nor `query`.
-pub const DEFAULT_HEADER: &str = "x-api-key";
+pub(crate) const DEFAULT_HEADER: &str = "x-api-key";
 
 /// Where the key is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// A request header.
     Header(HeaderName),
     /// A query parameter (its raw, still percent-encoded value).
@@ -26,7 +26,7 @@ pub enum KeySource {
 }
 
 /// A route's accepted keys.
-pub struct ApiKeys {
+pub(crate) struct ApiKeys {
     /// Where clients send the key.
     pub source: KeySource,
     digests: Vec<[u8; 32]>,
@@ -41,7 +41,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 impl ApiKeys {
     /// Compiles a validated `api_key` section.
-    pub fn new(cfg: &ApiKeyConfig) -> Self {
+    pub(crate) fn new(cfg: &ApiKeyConfig) -> Self {
         let source = match (&cfg.header, &cfg.query) {
             (_, Some(q)) => KeySource::Query(q.clone()),
             (Some(h), None) => KeySource::Header(
@@ -75,7 +75,7 @@ impl ApiKeys {
     }
 
     /// The identity of the key the request presents.
-    pub fn verify(&self, req: &RequestHeader) -> Result<Arc<str>, Reason> {
+    pub(crate) fn verify(&self, req: &RequestHeader) -> Result<Arc<str>, Reason> {
         let presented = self.presented(req).ok_or(Reason::Missing)?;
         if presented.is_empty() {
             return Err(Reason::Missing);
@@ -94,7 +94,7 @@ impl ApiKeys {
 }
 
 /// The raw value of the first `name=` parameter of `query`.
-pub fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .split('&')
         .find_map(|part| match part.split_once('=') {
@@ -105,7 +105,7 @@ pub fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// `query` without any `name` parameter (`None` when nothing is left).
-pub fn query_without(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_without(query: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> = query
         .split('&')
         .filter(|part| !part.is_empty() && part.split_once('=').map_or(*part, |(k, _)| k) != name)

@@ -22,7 +22,7 @@ struct Stored {
 }
 
 /// A route's users and its memory of verified credentials.
-pub struct BasicUsers {
+pub(crate) struct BasicUsers {
     users: BTreeMap<String, Arc<Stored>>,
     /// Used for unknown users so timing does not tell who exists.
     decoy: Option<Arc<Stored>>,
@@ -32,7 +32,7 @@ pub struct BasicUsers {
 }
 
 /// The user and password of a `Basic` header value.
-pub fn decode_credentials(value: &[u8]) -> Option<(String, String)> {
+pub(crate) fn decode_credentials(value: &[u8]) -> Option<(String, String)> {
     let value = std::str::from_utf8(value).ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -63,7 +63,7 @@ fn check_hash(stored: &Stored, password: &str) -> bool {
 impl BasicUsers {
     /// Compiles a validated `basic` section (hashes that fail to parse,
     /// which validation refuses, are skipped).
-    pub fn new(cfg: &BasicConfig) -> Self {
+    pub(crate) fn new(cfg: &BasicConfig) -> Self {
         let users: BTreeMap<String, Arc<Stored>> = cfg
             .users
             .iter()
@@ -88,7 +88,7 @@ impl BasicUsers {
     }
 
     /// The user an `Authorization` header value authenticates.
-    pub async fn verify(&self, header: Option<&[u8]>) -> Result<Arc<str>, Reason> {
+    pub(crate) async fn verify(&self, header: Option<&[u8]>) -> Result<Arc<str>, Reason> {
         let value = header.ok_or(Reason::Missing)?;
         let key = credential_digest(value);
         if let Some(user) = self.verified.get(&key, Instant::now()) {
@@ -114,7 +114,8 @@ impl BasicUsers {
     }
 
     /// Hash checks run so far (the rest were answered from memory).
-    pub fn hash_checks(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn hash_checks(&self) -> u64 {
         self.hash_checks.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 /// A route's key and validation rules.
-pub struct JwtVerifier {
+pub(crate) struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
 }
@@ -30,7 +30,7 @@ struct Claims {
 }
 
 /// The token of an `Authorization: Bearer ...` value.
-pub fn bearer_token(value: &[u8]) -> Option<&str> {
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&str> {
     let value = std::str::from_utf8(value).ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
@@ -41,7 +41,7 @@ impl JwtVerifier {
     /// Compiles a validated `jwt` section; `base` resolves a relative
     /// `key_file`. The error says what is wrong with the key (the caller
     /// adds the file and key path).
-    pub fn new(cfg: &JwtConfig, base: &Path) -> Result<Self, (&'static str, String)> {
+    pub(crate) fn new(cfg: &JwtConfig, base: &Path) -> Result<Self, (&'static str, String)> {
         let algorithms: Vec<Algorithm> = cfg
             .algorithms
             .iter()
@@ -91,7 +91,7 @@ impl JwtVerifier {
     }
 
     /// The subject of the bearer token in an `Authorization` value.
-    pub fn verify(&self, header: Option<&[u8]>) -> Result<Arc<str>, Reason> {
+    pub(crate) fn verify(&self, header: Option<&[u8]>) -> Result<Arc<str>, Reason> {
         let value = header.ok_or(Reason::Missing)?;
         let token = bearer_token(value).ok_or(Reason::Invalid)?;
         match jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) {

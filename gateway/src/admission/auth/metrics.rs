@@ -5,7 +5,7 @@ use std::sync::{LazyLock, OnceLock};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// No credential where the route expects one.
     Missing,
     /// A credential that is malformed, unknown or wrongly signed, or whose
@@ -17,10 +17,10 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in label order.
-    pub const ALL: [Reason; 3] = [Reason::Missing, Reason::Invalid, Reason::Expired];
+    pub(crate) const ALL: [Reason; 3] = [Reason::Missing, Reason::Invalid, Reason::Expired];
 
     /// The `reason` label.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Reason::Missing => "missing",
             Reason::Invalid => "invalid",
@@ -43,7 +43,7 @@ static AUTH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 /// series a route's kind can produce are registered at 0 by
 /// [`FailureCounters::activate`] when its generation goes live (a rejected
 /// reload creates none), and each handle is resolved once.
-pub struct FailureCounters {
+pub(crate) struct FailureCounters {
     route: String,
     reasons: Vec<Reason>,
     handles: [OnceLock<IntCounter>; 3],
@@ -51,7 +51,7 @@ pub struct FailureCounters {
 
 impl FailureCounters {
     /// Handles for `route`, for the reasons its kind can produce.
-    pub fn new(route: &str, reasons: &[Reason]) -> Self {
+    pub(crate) fn new(route: &str, reasons: &[Reason]) -> Self {
         FailureCounters {
             route: route.to_string(),
             reasons: reasons.to_vec(),
@@ -65,14 +65,14 @@ impl FailureCounters {
     }
 
     /// Registers the route's series at 0.
-    pub fn activate(&self) {
+    pub(crate) fn activate(&self) {
         for reason in &self.reasons {
             self.handle(*reason);
         }
     }
 
     /// Counts one failure.
-    pub fn count(&self, reason: Reason) {
+    pub(crate) fn count(&self, reason: Reason) {
         self.handle(reason).inc();
     }
 }

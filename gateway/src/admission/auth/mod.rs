@@ -23,11 +23,11 @@
 //! bytes, which always hold the credential, so it is never read.
 //! Revalidation failures are not counted (no client is refused).
 
-pub mod api_key;
-pub mod basic;
-pub mod jwt;
-pub mod metrics;
-pub mod verified;
+pub(crate) mod api_key;
+pub(crate) mod basic;
+pub(crate) mod jwt;
+pub(crate) mod metrics;
+pub(crate) mod verified;
 
 use crate::config::{ConfigError, ConfigSource, RouteAuthConfig};
 use crate::response::error::ErrorResponse;
@@ -37,14 +37,14 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue};
 use jwt::JwtVerifier;
 use metrics::FailureCounters;
-pub use metrics::Reason;
+pub(crate) use metrics::Reason;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use std::sync::Arc;
 
 /// Request header carrying the authenticated identity from the client's
 /// request to background revalidations; never sent upstream.
-pub const IDENTITY_CARRIER: &str = "x-gateway-identity";
+pub(crate) const IDENTITY_CARRIER: &str = "x-gateway-identity";
 
 /// How one route checks credentials.
 enum Verifier {
@@ -158,7 +158,7 @@ impl RouteAuth {
                         .uri
                         .query()
                         .and_then(|q| api_key::query_without(q, param));
-                    let uri = crate::route::rewrite::with_path_and_query(
+                    let uri = crate::hygiene::request_target::with_path_and_query(
                         &req.uri,
                         req.uri.path(),
                         query.as_deref(),
@@ -191,7 +191,7 @@ fn carried_identity(req: &RequestHeader) -> Option<Arc<str>> {
 /// failure the failure is counted and the 401 to send is returned.
 /// Background revalidations without a credential take the identity the
 /// client's request carried (see the module docs).
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     session: &mut Session,
     auth: &RouteAuth,
 ) -> Result<String, ErrorResponse> {
@@ -226,7 +226,7 @@ pub async fn authenticate(
 /// `upstream_request_filter`: drops [`IDENTITY_CARRIER`] and, on a route
 /// with `forward_as`, sends the identity in that header (replacing what
 /// the client sent).
-pub fn to_upstream(
+pub(crate) fn to_upstream(
     auth: Option<&RouteAuth>,
     identity: Option<&str>,
     upstream: &mut RequestHeader,

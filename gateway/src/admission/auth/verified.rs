@@ -16,22 +16,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Verified credentials remembered per route.
-pub const MAX_VERIFIED: usize = 4096;
+pub(crate) const MAX_VERIFIED: usize = 4096;
 /// How long a verified credential is remembered.
-pub const VERIFIED_TTL: Duration = Duration::from_secs(60);
+pub(crate) const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
 /// The SHA-256 of a credential, the memory's key.
-pub type CredentialDigest = [u8; 32];
+pub(crate) type CredentialDigest = [u8; 32];
 
 /// The digest of a header value.
-pub fn credential_digest(value: &[u8]) -> CredentialDigest {
+pub(crate) fn credential_digest(value: &[u8]) -> CredentialDigest {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, value).as_ref());
     out
 }
 
 /// Bounded map from credential digest to (user, expiry).
-pub struct VerifiedCredentials {
+pub(crate) struct VerifiedCredentials {
     entries: Mutex<HashMap<CredentialDigest, (Arc<str>, Instant)>>,
     capacity: usize,
     ttl: Duration,
@@ -39,7 +39,7 @@ pub struct VerifiedCredentials {
 
 impl VerifiedCredentials {
     /// An empty memory of at most `capacity` entries living `ttl` each.
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
         VerifiedCredentials {
             entries: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
@@ -48,7 +48,7 @@ impl VerifiedCredentials {
     }
 
     /// The user a still-valid entry names.
-    pub fn get(&self, key: &CredentialDigest, now: Instant) -> Option<Arc<str>> {
+    pub(crate) fn get(&self, key: &CredentialDigest, now: Instant) -> Option<Arc<str>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -57,7 +57,7 @@ impl VerifiedCredentials {
     }
 
     /// Remembers a verified credential.
-    pub fn insert(&self, key: CredentialDigest, user: Arc<str>, now: Instant) {
+    pub(crate) fn insert(&self, key: CredentialDigest, user: Arc<str>, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
             entries.retain(|_, (_, expires)| *expires > now);
@@ -71,13 +71,9 @@ impl VerifiedCredentials {
     }
 
     /// Entries held now (expired ones included until pruned).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -1,40 +1,12 @@
 //! Monotonic nanosecond clocks for the limiters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A monotonic time source in nanoseconds since an arbitrary, fixed origin.
 pub trait Clock: Send + Sync {
     /// Nanoseconds since the clock's origin; never decreases.
     fn now_nanos(&self) -> u64;
-}
-
-/// The process's monotonic clock (`Instant`), counted from its creation.
-#[derive(Debug, Clone, Copy)]
-pub struct MonotonicClock {
-    origin: Instant,
-}
-
-impl MonotonicClock {
-    /// A clock whose origin is now.
-    pub fn new() -> Self {
-        MonotonicClock {
-            origin: Instant::now(),
-        }
-    }
-}
-
-impl Default for MonotonicClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for MonotonicClock {
-    fn now_nanos(&self) -> u64 {
-        // u64 nanoseconds last 584 years of uptime.
-        self.origin.elapsed().as_nanos() as u64
-    }
 }
 
 /// The CPU's invariant time-stamp counter through `quanta` (calibrated
@@ -116,6 +88,7 @@ impl<C: Clock + ?Sized> Clock for &C {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn counter_clock_keeps_pace_with_the_os_clock() {

@@ -14,9 +14,10 @@
 //!
 //! A route renamed, or a limit removed and added back, starts afresh.
 
-use super::gcra::{GcraLimiter, GcraPolicy};
+use super::gcra::GcraPolicy;
 use super::inflight::InflightCounter;
 use super::key::CompiledKey;
+use super::limiter::GcraLimiter;
 use super::metrics::{track_keys, RouteLimitMetrics};
 use super::window::WindowLimiter;
 use crate::config::limits::{GcraConfig, WindowConfig};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 /// Keys one GCRA limiter holds at most (rounded up by the store: about
 /// 1.8 million keys in at most 36 MiB; see docs/LIMITS.md).
-pub const MAX_KEYS_PER_LIMITER: usize = 1_000_000;
+pub(crate) const MAX_KEYS_PER_LIMITER: usize = 1_000_000;
 
 /// A configured GCRA limit.
 pub struct GcraLimit {

@@ -14,9 +14,10 @@
 //! The TAT lives in one `AtomicU64` per key and is updated with a
 //! compare-and-swap loop ([`check_atomic`]), so concurrent requests on one key
 //! are decided exactly as if they had arrived one after another.
+//!
+//! This module is the arithmetic only; [`super::limiter`] puts a policy, a
+//! clock and a key store together.
 
-use super::clock::{Clock, CounterClock};
-use super::store::{GcraStore, ShardedStore};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -154,7 +155,7 @@ pub struct Decision {
 
 /// Applies one GCRA step to a TAT held in an atomic, retrying on contention.
 #[inline]
-pub fn check_atomic(tat: &AtomicU64, policy: &GcraPolicy, now: u64) -> Decision {
+pub(crate) fn check_atomic(tat: &AtomicU64, policy: &GcraPolicy, now: u64) -> Decision {
     let mut current = tat.load(Ordering::Acquire);
     loop {
         let (decision, next) = policy.step(current, now);
@@ -165,48 +166,6 @@ pub fn check_atomic(tat: &AtomicU64, policy: &GcraPolicy, now: u64) -> Decision 
             Ok(_) => return decision,
             Err(actual) => current = actual,
         }
-    }
-}
-
-/// A GCRA limiter: one policy, a clock and a per-key state store.
-pub struct GcraLimiter<C: Clock = CounterClock, S: GcraStore = ShardedStore> {
-    policy: GcraPolicy,
-    clock: C,
-    store: S,
-}
-
-impl GcraLimiter {
-    /// A limiter on the CPU counter clock with an in-process store of up
-    /// to `max_keys` keys.
-    pub fn in_process(policy: GcraPolicy, max_keys: usize) -> Self {
-        GcraLimiter::new(policy, CounterClock::new(), ShardedStore::new(max_keys))
-    }
-}
-
-impl<C: Clock, S: GcraStore> GcraLimiter<C, S> {
-    /// A limiter over the given clock and store.
-    pub fn new(policy: GcraPolicy, clock: C, store: S) -> Self {
-        GcraLimiter {
-            policy,
-            clock,
-            store,
-        }
-    }
-
-    /// Decides one request of `key` now.
-    #[inline]
-    pub fn check(&self, key: &[u8]) -> Decision {
-        self.store.check(key, &self.policy, self.clock.now_nanos())
-    }
-
-    /// The limiter's policy.
-    pub fn policy(&self) -> &GcraPolicy {
-        &self.policy
-    }
-
-    /// The limiter's store.
-    pub fn store(&self) -> &S {
-        &self.store
     }
 }
 
@@ -259,5 +218,34 @@ mod tests {
         assert_eq!(denied.reset_after, Duration::from_millis(300));
         assert!(check_atomic(&tat, &p, now + 100_000_000).allowed);
         assert!(!check_atomic(&tat, &p, now + 100_000_000).allowed);
+    }
+
+    #[test]
+    fn config_validation_accepts_exactly_the_policies_the_limiter_builds() {
+        use crate::config::limits::gcra_tolerance_nanos;
+        let periods = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+            // One interval of 2^63 ns: a burst of 2 fits τ but not τ + T.
+            Duration::from_nanos(1 << 63),
+            Duration::from_secs(u64::MAX / 4),
+        ];
+        let counts = [0, 1, 3, 1_000_000_000, u64::MAX];
+        let bursts = [0, 1, 2, 1 << 20, u64::MAX / 2, u64::MAX];
+        for &period in &periods {
+            for &count in &counts {
+                for &burst in &bursts {
+                    let built = GcraPolicy::new(count, period, burst);
+                    let validated = gcra_tolerance_nanos(count, period, burst);
+                    assert_eq!(
+                        built.as_ref().ok().map(|p| p.tolerance_nanos()),
+                        validated,
+                        "count {count}, period {period:?}, burst {burst}: {built:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// Header values for one decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimitHeaders {
+pub(crate) struct RateLimitHeaders {
     /// `Retry-After` in seconds; only for a denied request.
     pub retry_after: Option<String>,
     /// `RateLimit-Policy`.
@@ -24,7 +24,7 @@ pub struct RateLimitHeaders {
 
 /// Renders the header values for `decision` under `policy`, whose name (a
 /// structured-field string: quotes and backslashes are escaped) is `name`.
-pub fn rate_limit_headers(
+pub(crate) fn rate_limit_headers(
     name: &str,
     policy: &GcraPolicy,
     decision: &Decision,
@@ -49,7 +49,7 @@ pub fn rate_limit_headers(
 /// Header values for a refused sliding-window request: the quota is `max`
 /// per `per` seconds, nothing remains, and the window frees capacity after
 /// `retry_after`.
-pub fn window_headers(
+pub(crate) fn window_headers(
     name: &str,
     max: u64,
     per: Duration,

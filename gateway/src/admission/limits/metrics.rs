@@ -7,7 +7,7 @@
 //! of the keys held by every GCRA limiter still alive (an old generation's
 //! limiters count until its last request has finished).
 
-use super::gcra::GcraLimiter;
+use super::limiter::GcraLimiter;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
@@ -17,9 +17,9 @@ use prometheus::{
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 /// Limiter label of a GCRA rejection.
-pub const GCRA: &str = "gcra";
+pub(crate) const GCRA: &str = "gcra";
 /// Limiter label of a window rejection.
-pub const WINDOW: &str = "window";
+pub(crate) const WINDOW: &str = "window";
 
 struct LimitMetrics {
     ratelimit_rejections: IntCounterVec,
@@ -64,7 +64,7 @@ static METRICS: LazyLock<LimitMetrics> = LazyLock::new(|| {
 static LIVE_LIMITERS: Mutex<Vec<Weak<GcraLimiter>>> = Mutex::new(Vec::new());
 
 /// Counts `limiter`'s keys in `gateway_ratelimit_keys` while it lives.
-pub fn track_keys(limiter: &Arc<GcraLimiter>) {
+pub(crate) fn track_keys(limiter: &Arc<GcraLimiter>) {
     LazyLock::force(&METRICS);
     let mut live = LIVE_LIMITERS.lock().unwrap_or_else(|e| e.into_inner());
     live.retain(|w| w.strong_count() > 0);

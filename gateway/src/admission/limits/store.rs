@@ -58,10 +58,10 @@ pub trait GcraStore: Send + Sync {
 }
 
 /// A key whose TAT is at least this far in the past may be evicted.
-pub const EVICT_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const EVICT_GRACE: Duration = Duration::from_secs(1);
 
 /// Minimum time between two sweeps of one shard.
-pub const SWEEP_SPACING: Duration = Duration::from_millis(100);
+pub(crate) const SWEEP_SPACING: Duration = Duration::from_millis(100);
 
 const SHARDS: usize = 64;
 /// Bytes per table bucket: the u64 key hash, the AtomicU64 TAT, one control byte.

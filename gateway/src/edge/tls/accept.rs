@@ -8,7 +8,7 @@
 
 use super::metrics::TLS_METRICS;
 use super::DownstreamTls;
-use crate::control::state::GatewayState;
+use crate::edge::EdgeSettings;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::l4::stream::Stream as L4Stream;
@@ -17,36 +17,36 @@ use pingora::server::ShutdownWatch;
 use std::sync::Arc;
 
 /// Reasons of `gateway_tls_handshake_failures_total`.
-pub mod reason {
+pub(super) mod reason {
     /// `client_auth` requires a certificate and the client sent none.
-    pub const NO_CLIENT_CERT: &str = "no_client_cert";
+    pub(crate) const NO_CLIENT_CERT: &str = "no_client_cert";
     /// The client certificate is not signed by `client_auth.ca`.
-    pub const UNKNOWN_CA: &str = "unknown_ca";
+    pub(crate) const UNKNOWN_CA: &str = "unknown_ca";
     /// The client certificate is expired or not yet valid.
-    pub const CLIENT_CERT_EXPIRED: &str = "client_cert_expired";
+    pub(crate) const CLIENT_CERT_EXPIRED: &str = "client_cert_expired";
     /// The client certificate is unusable otherwise (encoding, purpose,
     /// revoked, ...).
-    pub const BAD_CLIENT_CERT: &str = "bad_client_cert";
+    pub(crate) const BAD_CLIENT_CERT: &str = "bad_client_cert";
     /// The client aborted with an alert, typically because it does not
     /// trust the certificate it was served.
-    pub const CLIENT_ALERT: &str = "client_alert";
+    pub(crate) const CLIENT_ALERT: &str = "client_alert";
     /// No protocol version, cipher suite or signature scheme in common.
-    pub const INCOMPATIBLE: &str = "incompatible";
+    pub(crate) const INCOMPATIBLE: &str = "incompatible";
     /// Not TLS, or TLS messages out of order.
-    pub const PROTOCOL: &str = "protocol";
+    pub(crate) const PROTOCOL: &str = "protocol";
     /// The client closed the connection during the handshake.
-    pub const CLOSED: &str = "closed";
+    pub(crate) const CLOSED: &str = "closed";
     /// The handshake did not finish within `read_header_timeout`.
-    pub const TIMEOUT: &str = "timeout";
+    pub(crate) const TIMEOUT: &str = "timeout";
     /// Anything else.
-    pub const OTHER: &str = "other";
+    pub(crate) const OTHER: &str = "other";
 }
 
 /// A server app behind TLS: the handshake first, then `inner` with the
 /// decrypted stream.
-pub struct TlsTerminated<A> {
+pub(crate) struct TlsTerminated<A> {
     inner: Arc<A>,
-    state: Arc<GatewayState>,
+    settings: Arc<dyn EdgeSettings>,
     /// The listeners as the process started: used for a listener that the
     /// current generation no longer configures (a reload that changed
     /// listeners takes effect only after a restart).
@@ -55,11 +55,11 @@ pub struct TlsTerminated<A> {
 
 impl<A> TlsTerminated<A> {
     /// Wraps `inner` for the HTTPS listeners of the current generation.
-    pub fn new(inner: A, state: Arc<GatewayState>) -> Self {
-        let startup = state.current().tls.clone();
+    pub(crate) fn new(inner: A, settings: Arc<dyn EdgeSettings>) -> Self {
+        let startup = settings.tls();
         TlsTerminated {
             inner: Arc::new(inner),
-            state,
+            settings,
             startup,
         }
     }
@@ -79,13 +79,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsTerminated<A> {
         let local = stream
             .get_socket_digest()
             .and_then(|d| d.local_addr().and_then(|a| a.as_inet()).copied());
-        let generation = self.state.current();
-        let Some(listener) = local.and_then(|addr| {
-            generation
-                .tls
-                .find(addr)
-                .or_else(|| self.startup.find(addr))
-        }) else {
+        let current = self.settings.tls();
+        let Some(listener) =
+            local.and_then(|addr| current.find(addr).or_else(|| self.startup.find(addr)))
+        else {
             log::error!("no TLS settings for a connection to {local:?}; closing it");
             return None;
         };
@@ -93,11 +90,11 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsTerminated<A> {
             Ok(l4) => *l4,
             Err(_) => return None,
         };
-        let timeout = generation.downstream.read_header_timeout;
+        let timeout = self.settings.read_header_timeout();
         let reason = match tokio::time::timeout(timeout, listener.acceptor.tls_handshake(l4)).await
         {
             Ok(Ok(tls)) => {
-                drop(generation);
+                drop(current);
                 return self.inner.process_new(Box::new(tls), shutdown).await;
             }
             Ok(Err(e)) => {

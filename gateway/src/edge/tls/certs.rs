@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// A certificate chain with its key, ready to serve.
 #[derive(Clone)]
-pub struct ServerCert {
+pub(super) struct ServerCert {
     /// Chain and signing key.
     pub key: Arc<CertifiedKey>,
     /// The leaf's `notAfter`, in Unix seconds.
@@ -24,7 +24,11 @@ pub struct ServerCert {
 
 /// Reads `cert` and `key` (relative to `base`) and checks that they belong
 /// together. Errors are (`cert` or `key`, message).
-pub fn load(base: &Path, cert: &str, key: &str) -> Result<ServerCert, (&'static str, String)> {
+pub(super) fn load(
+    base: &Path,
+    cert: &str,
+    key: &str,
+) -> Result<ServerCert, (&'static str, String)> {
     let cert_path = base.join(cert);
     let key_path = base.join(key);
     let chain = read_certs(&cert_path).map_err(|m| ("cert", m))?;
@@ -69,7 +73,7 @@ pub fn load(base: &Path, cert: &str, key: &str) -> Result<ServerCert, (&'static 
 /// nor `example.org`), then the listener's default certificate, which also
 /// serves clients that send no server name.
 #[derive(Debug)]
-pub struct SniCerts<K = Arc<CertifiedKey>> {
+pub(super) struct SniCerts<K = Arc<CertifiedKey>> {
     default: K,
     exact: HashMap<String, K>,
     /// Keyed by the suffix after `*` (`.example.org`).
@@ -78,7 +82,7 @@ pub struct SniCerts<K = Arc<CertifiedKey>> {
 
 impl<K> SniCerts<K> {
     /// Serves `default` for every name until [`SniCerts::add`] adds others.
-    pub fn new(default: K) -> Self {
+    pub(super) fn new(default: K) -> Self {
         SniCerts {
             default,
             exact: HashMap::new(),
@@ -87,7 +91,7 @@ impl<K> SniCerts<K> {
     }
 
     /// Serves `key` for `host` (`api.example.com` or `*.example.org`).
-    pub fn add(&mut self, host: &str, key: K) {
+    pub(super) fn add(&mut self, host: &str, key: K) {
         let host = host.to_ascii_lowercase();
         match host.strip_prefix('*') {
             Some(suffix) => self.wildcard.insert(suffix.to_string(), key),
@@ -96,7 +100,7 @@ impl<K> SniCerts<K> {
     }
 
     /// The certificate for a client's server name.
-    pub fn choose(&self, server_name: Option<&str>) -> &K {
+    pub(super) fn choose(&self, server_name: Option<&str>) -> &K {
         let Some(name) = server_name else {
             return &self.default;
         };

@@ -48,7 +48,7 @@ impl ClientIdentity {
 
 /// The connection's client identity, if the client presented a
 /// certificate (which the listener's verifier accepted).
-pub fn from_session(session: &Session) -> Option<Arc<ClientIdentity>> {
+pub(crate) fn from_session(session: &Session) -> Option<Arc<ClientIdentity>> {
     session
         .digest()?
         .ssl_digest
@@ -58,20 +58,9 @@ pub fn from_session(session: &Session) -> Option<Arc<ClientIdentity>> {
         .cloned()
 }
 
-/// `https` when the client connection is TLS, else `http` (for
-/// `X-Forwarded-Proto`).
-pub fn client_scheme(session: &Session) -> &'static str {
-    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-    if tls {
-        "https"
-    } else {
-        "http"
-    }
-}
-
 /// Stores the client identity in the connection's TLS digest. Under rustls
 /// Pingora calls only this hook (never `certificate_callback`).
-pub struct IdentityCallback;
+pub(super) struct IdentityCallback;
 
 #[async_trait]
 impl TlsAccept for IdentityCallback {

@@ -4,7 +4,7 @@ use prometheus::{register_int_counter_vec, register_int_gauge_vec, IntCounterVec
 use std::sync::LazyLock;
 
 /// Every downstream TLS metric.
-pub struct TlsMetrics {
+pub(crate) struct TlsMetrics {
     /// `gateway_tls_handshake_failures_total{listener,reason}`.
     pub handshake_failures: IntCounterVec,
     /// `gateway_tls_certificate_expiry_seconds{listener,host}`: the Unix
@@ -13,7 +13,7 @@ pub struct TlsMetrics {
 }
 
 /// The process-wide TLS metrics.
-pub static TLS_METRICS: LazyLock<TlsMetrics> = LazyLock::new(|| {
+pub(crate) static TLS_METRICS: LazyLock<TlsMetrics> = LazyLock::new(|| {
     // Names are constants: a registration failure is a programming error.
     TlsMetrics {
         handshake_failures: register_int_counter_vec!(

@@ -20,10 +20,10 @@ mod identity;
 mod metrics;
 mod route;
 
-pub use accept::{reason, TlsTerminated};
-pub use identity::{client_scheme, from_session as client_identity, ClientIdentity};
-pub use metrics::TLS_METRICS;
-pub use route::{RouteTls, UpstreamSni};
+pub(crate) use accept::TlsTerminated;
+pub(crate) use identity::{from_session as client_identity, ClientIdentity};
+pub(crate) use metrics::TLS_METRICS;
+pub(crate) use route::RouteTls;
 
 use crate::config::{ClientAuthMode, ConfigError, ConfigSource, ListenerConfig, ListenerTlsConfig};
 use certs::SniCerts;
@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The `host` label of a listener's default certificate.
-pub const DEFAULT_HOST_LABEL: &str = "default";
+pub(crate) const DEFAULT_HOST_LABEL: &str = "default";
 
 /// One HTTPS listener, compiled.
 pub struct ListenerTls {
@@ -97,7 +97,7 @@ impl DownstreamTls {
 /// protocols. TLS settings (certificates, `h2`, `client_auth`) are left out:
 /// they apply on reload, as every connection takes them from the current
 /// generation; only turning TLS on or off needs a restart.
-pub fn same_sockets(old: &[ListenerConfig], new: &[ListenerConfig]) -> bool {
+pub(crate) fn same_sockets(old: &[ListenerConfig], new: &[ListenerConfig]) -> bool {
     let sockets = |ls: &[ListenerConfig]| -> Vec<(SocketAddr, bool, bool, bool)> {
         ls.iter()
             .map(|l| (l.address.0, l.h2c, l.tls.is_some(), l.proxy_protocol))

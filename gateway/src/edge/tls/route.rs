@@ -12,7 +12,7 @@ use pingora::{Error, ErrorType, Result};
 
 /// The server name a route sends to TLS upstreams.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamSni {
+pub(super) enum UpstreamSni {
     /// This name.
     Name(String),
     /// The request's host, without its port.
