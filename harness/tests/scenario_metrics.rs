@@ -9,14 +9,14 @@ const HEAD: &str = "upstreams:\n  blue: { behaviour: fixed }\n  green: { behavio
 /// Runs a scenario made of a small traffic step and `last`; returns the
 /// failure message.
 fn failure_of(name: &str, last: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join(format!("{name}.yaml"));
-    std::fs::write(&path, format!("name: {name}\n{HEAD}{last}")).unwrap();
+    std::fs::write(&path, format!("name: {name}\n{HEAD}{last}")).expect("writing the scenario");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a tokio runtime");
     match runtime.block_on(scenario::run(&path)) {
         Ok(_) => panic!("passed with a series that does not exist:\n{last}"),
         Err(e) => e,

@@ -1,12 +1,123 @@
-//! Checking a batch of responses against an [`Expect`].
+//! What a batch of responses must show (`expect:` of `traffic` and
+//! `join`), and checking a batch against it.
 
-use super::model::Expect;
+use super::values::RequestRate;
 use crate::traffic::Summary;
+use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Checks on a batch of responses. Every given field must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Exact counts of complete responses by status; any status not listed
+    /// must not occur, and no request may fail without a status unless
+    /// `failures` says so.
+    #[serde(default)]
+    pub status: Option<BTreeMap<u16, usize>>,
+    /// Exact counts of failures without a complete response (`refused`,
+    /// `timeout`, `body`, `transport`).
+    #[serde(default)]
+    pub failures: Option<BTreeMap<String, usize>>,
+    /// Every request got a complete 2xx response (none refused, reset,
+    /// timed out or cut short).
+    #[serde(default)]
+    pub all_ok: bool,
+    /// Complete 2xx responses, exactly.
+    #[serde(default)]
+    pub successes: Option<usize>,
+    /// At least this many complete 2xx responses.
+    #[serde(default)]
+    pub successes_at_least: Option<usize>,
+    /// At most this many complete 2xx responses: a number, or
+    /// `{ rate, burst }` for `burst + ⌊rate · t⌋`, `t` being the batch's
+    /// elapsed time as the driver measured it (a GCRA limit's bound).
+    #[serde(default)]
+    pub successes_at_most: Option<SuccessBound>,
+    /// Every complete response with one of these statuses carries each of
+    /// the listed headers (`{ 429: [retry-after, ratelimit] }`).
+    #[serde(default)]
+    pub status_headers: BTreeMap<u16, Vec<String>>,
+    /// Complete 2xx responses by `x-upstream`, exactly, for each listed name.
+    #[serde(default)]
+    pub served_by: BTreeMap<String, usize>,
+    /// Requests each mock counted during the step, exactly.
+    #[serde(default)]
+    pub upstream_hits: BTreeMap<String, u64>,
+    /// Exact counts of complete responses per value of a header
+    /// (`(absent)` for responses without it); a value not listed must not
+    /// occur.
+    #[serde(default)]
+    pub header_counts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Every complete 2xx body contains this.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// No complete 2xx body contains this.
+    #[serde(default)]
+    pub body_excludes: Option<String>,
+    /// Every complete 2xx response has these headers with these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Every complete response came over TLS with a server certificate of
+    /// this common name.
+    #[serde(default)]
+    pub server_cert_cn: Option<String>,
+    /// Every complete response has this HTTP version (`HTTP/1.1`, `HTTP/2`).
+    #[serde(default)]
+    pub http_version: Option<String>,
+    /// Responses whose head arrived but whose body broke off (the client
+    /// saw an incomplete message), exactly.
+    #[serde(default)]
+    pub incomplete: Option<usize>,
+    /// Exchanges the server ended abnormally after it got the request,
+    /// exactly: an incomplete body, or a reset stream (with HTTP/2 the reset
+    /// may overtake the head).
+    #[serde(default)]
+    pub cut_short: Option<usize>,
+    /// Every response that came from a mock (carries `x-upstream`),
+    /// complete or not, has a body that is a prefix of that mock's
+    /// configured body: nothing the gateway added, nothing else.
+    #[serde(default)]
+    pub body_prefix_only: bool,
+}
+
+/// An upper bound on successes: a count, or a rate limit's bound over the
+/// batch's measured time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SuccessBound {
+    /// At most this many.
+    Count(usize),
+    /// At most `burst + ⌊rate · t⌋`.
+    Rate(RateBound),
+}
+
+/// `{ rate, burst }` of [`SuccessBound::Rate`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBound {
+    /// The limit's sustained rate.
+    pub rate: RequestRate,
+    /// The limit's burst.
+    pub burst: usize,
+}
+
+impl SuccessBound {
+    /// The bound for a batch that took `elapsed`.
+    pub fn limit(&self, elapsed: Duration) -> usize {
+        match self {
+            SuccessBound::Count(n) => *n,
+            SuccessBound::Rate(b) => {
+                b.burst + (b.rate.per_second * elapsed.as_secs_f64()).floor() as usize
+            }
+        }
+    }
+}
 
 /// Every way `summary` (and the mock hit deltas) break `expect`. `bodies`
 /// holds the body each mock sends, where it has one fixed body.
-pub fn problems(
+pub(super) fn problems(
     expect: &Expect,
     summary: &Summary,
     hit_deltas: &BTreeMap<String, u64>,
@@ -234,7 +345,6 @@ fn prefix_problems(summary: &Summary, bodies: &BTreeMap<String, Option<Vec<u8>>>
 mod tests {
     use super::*;
     use crate::traffic::{Failure, Record};
-    use std::time::Duration;
 
     fn broken(body: &str) -> Record {
         Record {

@@ -11,7 +11,7 @@ use std::fmt;
 /// zero; background load that ran across the upgrade was split between the
 /// two processes, so it only widens the accepted range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestLedger {
+pub(super) struct RequestLedger {
     /// Requests this process certainly received.
     known: u64,
     /// Requests it may or may not have received.
@@ -20,24 +20,24 @@ pub struct RequestLedger {
 
 impl RequestLedger {
     /// Requests that certainly reached this process.
-    pub fn add(&mut self, requests: usize) {
+    pub(super) fn add(&mut self, requests: usize) {
         self.known += requests as u64;
     }
 
     /// Requests that reached this process or its predecessor.
-    pub fn add_uncertain(&mut self, requests: usize) {
+    pub(super) fn add_uncertain(&mut self, requests: usize) {
         self.uncertain += requests as u64;
     }
 
     /// A new process took over (it counts from zero).
-    pub fn restart(&mut self) {
+    pub(super) fn restart(&mut self) {
         *self = RequestLedger::default();
     }
 
     /// Whether `counted` (the sum of `gateway_requests_total`) accounts for
     /// everything sent. With load still running only the lower bound is
     /// known.
-    pub fn settled(&self, counted: u64, load_running: bool) -> bool {
+    pub(super) fn settled(&self, counted: u64, load_running: bool) -> bool {
         counted >= self.known && (load_running || counted <= self.known + self.uncertain)
     }
 }

@@ -72,7 +72,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         ));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
-        if let Err((field, message)) = step.kind().check(&scenario) {
+        if let Err((field, message)) = step.kind().check(&scenario.upstreams) {
             let location = match field.as_str() {
                 "" => format!("steps[{i}].{}", step.name()),
                 field => format!("steps[{i}].{}.{field}", step.name()),

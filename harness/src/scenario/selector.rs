@@ -1,7 +1,7 @@
 //! Metric selectors: `name{label="value",...}`.
 
 /// Splits `name{a="b",c="d"}` into a name and label pairs.
-pub fn parse_selector(selector: &str) -> Result<(String, Vec<(String, String)>), String> {
+pub(super) fn parse_selector(selector: &str) -> Result<(String, Vec<(String, String)>), String> {
     let bad = || format!("`{selector}` is not a metric selector like name{{label=\"value\"}}");
     let Some((name, rest)) = selector.split_once('{') else {
         return Ok((selector.trim().to_string(), Vec::new()));

@@ -59,7 +59,7 @@ pub fn normalise(
 }
 
 /// The families among `families` with no series in the `/metrics` text.
-pub fn missing_families<'a>(
+pub(super) fn missing_families<'a>(
     metrics: &str,
     families: impl IntoIterator<Item = &'a String>,
 ) -> Vec<String> {

@@ -37,7 +37,7 @@ pub fn tagged(name: &str, status: u16, body: MockBody) -> MockResponse {
 
 /// Answers health checks from the health status; counts and delegates
 /// everything else to the current behaviour.
-pub async fn dispatch(
+pub(super) async fn dispatch(
     ctx: Arc<MockContext>,
     req: Request<Incoming>,
 ) -> Result<MockResponse, Infallible> {
@@ -58,7 +58,7 @@ pub async fn dispatch(
 }
 
 /// Serves HTTP/1.1 and h2c (prior knowledge) on one connection.
-pub async fn serve_auto(stream: TcpStream, ctx: Arc<MockContext>) {
+pub(super) async fn serve_auto(stream: TcpStream, ctx: Arc<MockContext>) {
     let service = service_fn(move |req| dispatch(ctx.clone(), req));
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let _ = builder

@@ -5,7 +5,7 @@ use tokio::net::TcpStream;
 
 /// Reads one request head (up to the blank line). False when the client
 /// closed first or sent more than 64 KiB without one.
-pub async fn read_request_head(stream: &mut TcpStream) -> bool {
+pub(super) async fn read_request_head(stream: &mut TcpStream) -> bool {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {

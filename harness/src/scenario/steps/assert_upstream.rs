@@ -1,9 +1,29 @@
 //! `assert_upstream`: check a mock's totals since the scenario started.
 
-use super::{Problem, StepKind};
-use crate::scenario::model::{AssertUpstreamStep, BehaviourKind, Scenario};
-use crate::scenario::runner::Runner;
+use super::kind::{Problem, StepKind};
+use crate::scenario::context::RunContext;
+use crate::scenario::mock::{BehaviourSpec, Upstreams};
 use async_trait::async_trait;
+use serde::Deserialize;
+
+/// Checks on one mock's totals since the scenario started.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertUpstreamStep {
+    /// Which mock.
+    pub name: String,
+    /// Requests it served in total (health checks excluded), exactly.
+    #[serde(default)]
+    pub hits: Option<u64>,
+    /// Non-empty request bodies it received complete, exactly (a
+    /// behaviour that reads bodies: `echo`).
+    #[serde(default)]
+    pub complete_bodies: Option<u64>,
+    /// The most requests it was answering at once (from the request head
+    /// to the response head), exactly.
+    #[serde(default)]
+    pub peak_in_flight: Option<u64>,
+}
 
 #[async_trait]
 impl StepKind for AssertUpstreamStep {
@@ -21,8 +41,8 @@ impl StepKind for AssertUpstreamStep {
         format!("assert_upstream {}: {}", self.name, what.join(", "))
     }
 
-    fn check(&self, scenario: &Scenario) -> Result<(), Problem> {
-        let Some(upstream) = scenario.upstreams.get(&self.name) else {
+    fn check(&self, upstreams: &Upstreams) -> Result<(), Problem> {
+        let Some(upstream) = upstreams.get(&self.name) else {
             return Err(("name".into(), format!("unknown upstream `{}`", self.name)));
         };
         if self.hits.is_none() && self.complete_bodies.is_none() && self.peak_in_flight.is_none() {
@@ -31,7 +51,7 @@ impl StepKind for AssertUpstreamStep {
                 "nothing to check; give `hits`, `complete_bodies` or `peak_in_flight`".into(),
             ));
         }
-        if self.complete_bodies.is_some() && upstream.behaviour != BehaviourKind::Echo {
+        if self.complete_bodies.is_some() && !matches!(upstream.behaviour, BehaviourSpec::Echo {}) {
             return Err((
                 "complete_bodies".into(),
                 format!(
@@ -43,8 +63,8 @@ impl StepKind for AssertUpstreamStep {
         Ok(())
     }
 
-    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
-        let mock = runner
+    async fn run(&self, ctx: &mut RunContext) -> Result<String, String> {
+        let mock = ctx
             .mocks
             .get(&self.name)
             .ok_or_else(|| format!("unknown upstream `{}`", self.name))?;

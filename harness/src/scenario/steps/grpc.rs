@@ -1,14 +1,78 @@
 //! `grpc`: calls to the `grpc` mock's echo service through an h2c listener,
 //! checked by final `grpc-status` and by the replies received.
 
-use super::{Problem, StepKind};
+use super::kind::{Problem, StepKind};
 use crate::grpc::{CallOutcome, EchoClient, EchoRequest};
-use crate::scenario::model::{GrpcCallKind, GrpcStep, Scenario};
-use crate::scenario::runner::Runner;
+use crate::scenario::context::RunContext;
+use crate::scenario::mock::Upstreams;
+use crate::scenario::values::{default_concurrency, default_listener, default_timeout, duration};
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// gRPC calls through an h2c listener to the `grpc` mock's echo service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcStep {
+    /// Which `${port.NAME}` listener (default `proxy`; it needs `h2c: true`).
+    #[serde(default = "default_listener")]
+    pub listener: String,
+    /// Which method.
+    pub call: GrpcCallKind,
+    /// How many calls.
+    pub requests: usize,
+    /// Calls in flight at once (streams on one h2c connection).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Replies asked of each `stream` call (default 1; unary: always 1).
+    #[serde(default = "default_messages")]
+    pub messages: u32,
+    /// A status the echo service ends each call with instead of OK, after
+    /// its replies (in the trailers) or alone (trailers-only).
+    #[serde(default)]
+    pub status: i32,
+    /// Per-call timeout.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// What must hold afterwards.
+    #[serde(default)]
+    pub expect: GrpcExpect,
+}
+
+/// The echo service's methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrpcCallKind {
+    /// `/echo.Echo/Unary`: one reply.
+    Unary,
+    /// `/echo.Echo/Stream`: `messages` replies.
+    Stream,
+}
+
+/// Checks on a batch of gRPC calls. Every call must end with a status that
+/// was received (a transport failure or a missing `grpc-status` fails the
+/// step), and every reply must echo its request in order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcExpect {
+    /// Exact counts of calls by final `grpc-status`; a status not listed
+    /// must not occur.
+    #[serde(default)]
+    pub grpc_status: Option<BTreeMap<i32, usize>>,
+    /// Replies received in total.
+    #[serde(default)]
+    pub messages: Option<usize>,
+    /// Text every non-OK `grpc-message` must contain.
+    #[serde(default)]
+    pub grpc_message_contains: Option<String>,
+}
+
+fn default_messages() -> u32 {
+    1
+}
 
 #[async_trait]
 impl StepKind for GrpcStep {
@@ -23,7 +87,7 @@ impl StepKind for GrpcStep {
         )
     }
 
-    fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
+    fn check(&self, _upstreams: &Upstreams) -> Result<(), Problem> {
         if self.requests == 0 {
             return Err(("requests".into(), "give at least one call".into()));
         }
@@ -45,12 +109,12 @@ impl StepKind for GrpcStep {
         Ok(())
     }
 
-    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
-        let addr = runner.listener_addr(&self.listener)?;
+    async fn run(&self, ctx: &mut RunContext) -> Result<String, String> {
+        let addr = ctx.listener_addr(&self.listener)?;
         let client = EchoClient::new(addr, self.timeout)?;
         let outcomes = run_calls(self, client).await;
         let received = outcomes.iter().filter(|o| o.status_received).count();
-        runner.record_calls(received, outcomes.len() - received);
+        ctx.record_calls(received, outcomes.len() - received);
         check(self, &outcomes)
     }
 }
@@ -189,11 +253,10 @@ mod tests {
 
     #[test]
     fn unary_calls_cannot_ask_for_several_messages() {
-        let scenario: Scenario =
-            serde_yaml::from_str("{ name: t, gateway: { config: x }, steps: [] }").unwrap();
+        let upstreams = Upstreams::new();
         let s = step("{ call: unary, requests: 1, messages: 3 }");
-        assert_eq!(s.check(&scenario).unwrap_err().0, "messages");
+        assert_eq!(s.check(&upstreams).unwrap_err().0, "messages");
         let s = step("{ call: stream, requests: 1, status: 17 }");
-        assert_eq!(s.check(&scenario).unwrap_err().0, "status");
+        assert_eq!(s.check(&upstreams).unwrap_err().0, "status");
     }
 }

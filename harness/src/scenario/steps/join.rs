@@ -1,10 +1,25 @@
 //! `join`: stop background load and check everything it sent.
 
-use super::{Problem, StepKind};
-use crate::scenario::model::{JoinStep, Scenario};
-use crate::scenario::runner::Runner;
+use super::kind::{Problem, StepKind};
+use crate::scenario::context::RunContext;
+use crate::scenario::expect::Expect;
+use crate::scenario::mock::Upstreams;
+use crate::scenario::values::default_background;
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// Stop background load.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinStep {
+    /// Which background load.
+    #[serde(default = "default_background")]
+    pub name: String,
+    /// What must hold for everything it sent.
+    #[serde(default)]
+    pub expect: Expect,
+}
 
 #[async_trait]
 impl StepKind for JoinStep {
@@ -12,7 +27,7 @@ impl StepKind for JoinStep {
         format!("join `{}`", self.name)
     }
 
-    fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
+    fn check(&self, _upstreams: &Upstreams) -> Result<(), Problem> {
         if self.expect.upstream_hits.is_empty() {
             Ok(())
         } else {
@@ -23,14 +38,14 @@ impl StepKind for JoinStep {
         }
     }
 
-    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
-        let bg = runner
+    async fn run(&self, ctx: &mut RunContext) -> Result<String, String> {
+        let bg = ctx
             .backgrounds
             .remove(&self.name)
             .ok_or_else(|| format!("no background traffic named `{}`", self.name))?;
         let summary = bg.join().await?;
-        runner.record_joined(&self.name, &summary);
+        ctx.record_joined(&self.name, &summary);
         // `check` refuses `upstream_hits` here, so no hit baseline is needed.
-        runner.check(&self.expect, &summary, &BTreeMap::new())
+        ctx.check(&self.expect, &summary, &BTreeMap::new())
     }
 }

@@ -1,21 +1,60 @@
 //! `wait_until`: poll a metric, a mock's hit count or background progress
 //! until the condition holds, failing at the deadline.
 
-use super::{bounds, holds, Problem, StepKind};
-use crate::scenario::model::{Scenario, WaitStep};
-use crate::scenario::runner::Runner;
+use super::assert_metric::{bounds, holds};
+use super::kind::{Problem, StepKind};
+use crate::scenario::context::RunContext;
+use crate::scenario::mock::Upstreams;
 use crate::scenario::selector::parse_selector;
+use crate::scenario::values::duration;
 use crate::wait;
 use async_trait::async_trait;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Wait for one condition: a metric, a mock's hits, or background progress.
+/// The metric fields repeat [`MetricCheck`](super::assert_metric::MetricCheck)'s because serde cannot flatten
+/// a struct into one that refuses unknown keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    /// Metric selector, as in [`MetricCheck`](super::assert_metric::MetricCheck).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// With `metric`: must equal.
+    #[serde(default)]
+    pub equals: Option<f64>,
+    /// With `metric`: must be at least.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// With `metric`: must be at most.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+    /// Or: a mock's hit count reaching a value.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// With `upstream`: hits to reach.
+    #[serde(default)]
+    pub hits_at_least: Option<u64>,
+    /// Or: background load having completed this many requests.
+    #[serde(default)]
+    pub background: Option<String>,
+    /// With `background`: completed requests to reach.
+    #[serde(default)]
+    pub completed_at_least: Option<usize>,
+    /// Deadline.
+    #[serde(deserialize_with = "duration")]
+    pub within: Duration,
+}
 
 impl WaitStep {
     /// Polls until the metric exists and holds; a series that does not
     /// exist yet is polled too, and reported as never appeared.
-    async fn metric(&self, runner: &Runner, selector: &str) -> Result<String, String> {
+    async fn metric(&self, ctx: &RunContext, selector: &str) -> Result<String, String> {
         let (equals, at_least, at_most) = (self.equals, self.at_least, self.at_most);
         let what = format!("{selector} {}", bounds(equals, at_least, at_most));
         let result = wait::until(&what, self.within, || async {
-            match runner.metric(selector).await {
+            match ctx.metric(selector).await {
                 Ok(v) if holds(v, equals, at_least, at_most) => Some(v),
                 _ => None,
             }
@@ -23,15 +62,15 @@ impl WaitStep {
         .await;
         match result {
             Ok(v) => Ok(format!("{selector} = {v}")),
-            Err(e) => match runner.metric(selector).await {
+            Err(e) => match ctx.metric(selector).await {
                 Ok(v) => Err(format!("{e}; now {v}")),
                 Err(_) => Err(format!("{e}; `{selector}` never appeared")),
             },
         }
     }
 
-    async fn upstream(&self, runner: &Runner, name: &str) -> Result<String, String> {
-        let mock = runner
+    async fn upstream(&self, ctx: &RunContext, name: &str) -> Result<String, String> {
+        let mock = ctx
             .mocks
             .get(name)
             .ok_or_else(|| format!("unknown upstream `{name}`"))?;
@@ -45,8 +84,8 @@ impl WaitStep {
         Ok(format!("{} hits", mock.hits()))
     }
 
-    async fn background(&self, runner: &Runner, name: &str) -> Result<String, String> {
-        let bg = runner
+    async fn background(&self, ctx: &RunContext, name: &str) -> Result<String, String> {
+        let bg = ctx
             .backgrounds
             .get(name)
             .ok_or_else(|| format!("no background traffic named `{name}`"))?;
@@ -82,7 +121,7 @@ impl StepKind for WaitStep {
         }
     }
 
-    fn check(&self, _scenario: &Scenario) -> Result<(), Problem> {
+    fn check(&self, _upstreams: &Upstreams) -> Result<(), Problem> {
         let conditions = [
             self.metric.is_some(),
             self.upstream.is_some(),
@@ -103,11 +142,11 @@ impl StepKind for WaitStep {
         }
     }
 
-    async fn run(&self, runner: &mut Runner) -> Result<String, String> {
+    async fn run(&self, ctx: &mut RunContext) -> Result<String, String> {
         match (&self.metric, &self.upstream, &self.background) {
-            (Some(selector), _, _) => self.metric(runner, selector).await,
-            (_, Some(name), _) => self.upstream(runner, name).await,
-            (_, _, Some(name)) => self.background(runner, name).await,
+            (Some(selector), _, _) => self.metric(ctx, selector).await,
+            (_, Some(name), _) => self.upstream(ctx, name).await,
+            (_, _, Some(name)) => self.background(ctx, name).await,
             _ => Err("nothing to wait for".into()),
         }
     }
