@@ -171,4 +171,12 @@ impl crate::edge::EdgeSettings for GatewayState {
     fn tls(&self) -> Arc<crate::edge::tls::DownstreamTls> {
         self.current.load().tls.clone()
     }
+
+    fn handshake(&self) -> (Arc<crate::edge::tls::DownstreamTls>, std::time::Duration) {
+        let generation = self.current.load();
+        (
+            generation.tls.clone(),
+            generation.downstream.read_header_timeout,
+        )
+    }
 }

@@ -27,6 +27,9 @@ pub(crate) trait EdgeSettings: Send + Sync + 'static {
     fn read_header_timeout(&self) -> std::time::Duration;
     /// The current HTTPS listener settings (certificates, client auth).
     fn tls(&self) -> std::sync::Arc<tls::DownstreamTls>;
+    /// Both of the above from one generation, for a handshake that must
+    /// not pair one generation's certificates with another's deadline.
+    fn handshake(&self) -> (std::sync::Arc<tls::DownstreamTls>, std::time::Duration);
 }
 
 pub(crate) use connections::{ClientConnections, EdgeListeners};

@@ -79,7 +79,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsTerminated<A> {
         let local = stream
             .get_socket_digest()
             .and_then(|d| d.local_addr().and_then(|a| a.as_inet()).copied());
-        let current = self.settings.tls();
+        let (current, timeout) = self.settings.handshake();
         let Some(listener) =
             local.and_then(|addr| current.find(addr).or_else(|| self.startup.find(addr)))
         else {
@@ -90,7 +90,6 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsTerminated<A> {
             Ok(l4) => *l4,
             Err(_) => return None,
         };
-        let timeout = self.settings.read_header_timeout();
         let reason = match tokio::time::timeout(timeout, listener.acceptor.tls_handshake(l4)).await
         {
             Ok(Ok(tls)) => {
