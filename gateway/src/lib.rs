@@ -32,6 +32,7 @@ mod server;
 mod upstream;
 
 pub use control::generation::Generation;
+pub use control::shutdown::{flush_at_exit, run_args};
 pub use server::build;
 
 /// Pieces of the request path that benches, property tests and fuzz

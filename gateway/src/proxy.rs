@@ -63,8 +63,7 @@ pub(crate) struct RequestCtx {
     started: Started,
     /// The generation the request runs on and the route it matched.
     routing: Routing,
-    /// A status decided before proxying (bad path, size limit, no route,
-    /// route head check): answered by `request_filter`.
+    /// A refusal decided in `early_request_filter`, answered by `request_filter`.
     rejection: Option<u16>,
     request_id: RequestId,
     /// The upstream attempts: endpoint, retries, sticky pin.
@@ -78,8 +77,7 @@ pub(crate) struct RequestCtx {
     client: ClientConn,
     /// Body size and body-rule state, from `request_filter` on.
     body: BodyGuard,
-    /// The authenticated identity (api key name, user, token subject), once
-    /// a route's auth accepted the request.
+    /// The identity a route's auth accepted (key name, user, token subject).
     pub identity: Option<String>,
     /// The client certificate's names (HTTPS listeners with `client_auth`).
     pub client_cert: Option<Arc<crate::edge::tls::ClientIdentity>>,
@@ -89,6 +87,8 @@ pub(crate) struct RequestCtx {
     websocket: Option<crate::protocol::websocket::OpenWebSocket>,
     /// Whether this is a gRPC call, and the status it ended with.
     grpc: GrpcCall,
+    /// In flight until the context drops after `logging` (`control::shutdown`).
+    _in_flight: Option<crate::edge::activity::Active>,
 }
 
 /// The generation a request runs on and the index of its route there.
@@ -112,8 +112,7 @@ impl Routing {
     }
 }
 
-/// Writes a gateway-generated error response in the request's form (JSON,
-/// the route's error page, or gRPC).
+/// Writes the gateway's own error response (JSON, error page or gRPC form).
 async fn respond_error(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -129,12 +128,14 @@ impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::default()
+        RequestCtx {
+            _in_flight: Some(self.state.lifecycle().activity().request()),
+            ..RequestCtx::default()
+        }
     }
 
-    /// Request setup: generation, request id, client; then the refusals
-    /// before proxying, in order: global IP rules, hygiene (later phases and
-    /// the upstream see the canonical path), no route (404), route head check.
+    /// Setup (generation, request id, client), then the refusals in order:
+    /// global IP rules, hygiene (canonical path), no route, route head check.
     async fn early_request_filter(
         &self,
         session: &mut Session,

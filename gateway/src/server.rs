@@ -7,6 +7,7 @@ use crate::control::drain::Drained;
 use crate::control::health::HealthService;
 use crate::control::reload::SighupReloader;
 use crate::control::state::GatewayState;
+use crate::control::watch::ConfigWatcher;
 use crate::edge::tls::TlsTerminated;
 use crate::edge::{ClientConnections, EdgeListeners};
 use crate::proxy::GatewayProxy;
@@ -80,7 +81,10 @@ pub fn build(
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();
 
-    let edge = Arc::new(EdgeListeners::new(&config.gateway.listeners));
+    let edge = Arc::new(EdgeListeners::new(
+        &config.gateway.listeners,
+        state.lifecycle().activity().clone(),
+    ));
     // Plaintext HTTP/1.1, h2c, then HTTPS (whose handshake the gateway runs
     // itself, see `downstream_tls`).
     for (name, h2c, tls) in [
@@ -141,6 +145,10 @@ pub fn build(
     server.add_service(background_service(
         "sighup reload",
         SighupReloader::new(state.clone()),
+    ));
+    server.add_service(background_service(
+        "config watch",
+        ConfigWatcher::new(state.clone()),
     ));
     Ok((server, state))
 }

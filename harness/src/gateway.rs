@@ -216,7 +216,16 @@ impl GatewayProcess {
         if !text.contains("pid_file:") {
             text = format!("pid_file: {dir}/gateway.pid\n{text}");
         }
-        std::fs::write(&self.config_path, text).map_err(|e| format!("writing config: {e}"))
+        // Written beside it and renamed over it, so a gateway watching the
+        // file (`gateway.config_watch`) never reads a half-written config.
+        let tmp = self.config_path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("writing config: {e}"))?;
+        std::fs::rename(&tmp, &self.config_path).map_err(|e| format!("replacing config: {e}"))
+    }
+
+    /// The config file the gateway was started with (`-c`).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
     }
 
     fn spawn(&mut self, extra_args: &[&str]) -> Result<(), String> {
@@ -355,7 +364,8 @@ impl GatewayProcess {
         }
     }
 
-    /// Rewrites the config file from `text` (same variables) without reloading.
+    /// Rewrites the config file from `text` (same variables) without
+    /// reloading, atomically (written beside it, then renamed over it).
     pub fn rewrite_config(&self, text: &str) -> Result<(), String> {
         self.write_config(&self.template.with_text(text))
     }
@@ -383,7 +393,8 @@ impl GatewayProcess {
         kill(Pid::from_raw(self.pid() as i32), signal).map_err(|e| format!("kill {signal}: {e}"))
     }
 
-    fn try_exit_status(&mut self) -> Option<ExitStatus> {
+    /// The child's exit status if it has exited, without waiting.
+    pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())

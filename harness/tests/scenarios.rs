@@ -52,6 +52,7 @@ scenarios! {
     backup_pool => "backup-pool",
     body_mismatch => "body-mismatch",
     body_mismatch_chunked => "body-mismatch-chunked",
+    config_watch => "config-watch",
     failover => "failover",
     flapping => "flapping",
     gcra => "gcra",

@@ -10,10 +10,12 @@ pub mod auth;
 pub mod cache;
 mod env;
 mod error;
+pub mod fingerprint;
 pub mod limits;
 mod model;
 pub mod runtime_dir;
 pub mod security;
+mod shutdown;
 pub mod tls;
 mod validate;
 mod validate_downstream;
@@ -27,6 +29,7 @@ pub use auth::RouteAuthConfig;
 pub use cache::{CacheStorageConfig, Cidr, PurgeConfig, RouteCacheConfig};
 pub use error::ConfigError;
 pub use model::*;
+pub use shutdown::{ShutdownConfig, MAX_DRAIN_DELAY};
 pub use tls::{
     ClientAuthConfig, ClientAuthMode, ClientCertMatch, ListenerTlsConfig, SniCertConfig,
 };
@@ -91,11 +94,17 @@ pub struct LoadedConfig {
 
 /// Reads, substitutes, parses and validates a config file.
 pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
-    let source = ConfigSource::File(path.to_path_buf());
-    let name = source.display_name();
+    let name = ConfigSource::File(path.to_path_buf()).display_name();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(&name, "", format!("cannot read the file: {e}")))?;
-    let config = parse(&text, &name, &|k| std::env::var(k).ok())?;
+    load_text(path, &text)
+}
+
+/// Substitutes, parses and validates `text`, the content just read from the
+/// config file `path` (which stays the source for later reloads).
+pub fn load_text(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
+    let source = ConfigSource::File(path.to_path_buf());
+    let config = parse(text, &source.display_name(), &|k| std::env::var(k).ok())?;
     Ok(LoadedConfig { config, source })
 }
 

@@ -68,6 +68,10 @@ pub struct GatewayConfig {
     /// Limits and path handling for client connections and requests.
     #[serde(default)]
     pub downstream: DownstreamConfig,
+    /// How a stopping gateway drains: `/ready` fails for `drain_delay`
+    /// while the listeners still serve (docs/FLEET.md).
+    #[serde(default)]
+    pub shutdown: super::shutdown::ShutdownConfig,
     /// The shared response cache store (restart only).
     #[serde(default)]
     pub cache_storage: CacheStorageConfig,
@@ -84,6 +88,18 @@ pub struct GatewayConfig {
     /// Rate limits over all routes (docs/LIMITS.md).
     #[serde(default)]
     pub limits: GlobalLimitsConfig,
+    /// Re-read the config file every `interval` and apply it when its
+    /// content changed (off when absent; docs/CONFIG.md).
+    #[serde(default)]
+    pub config_watch: Option<ConfigWatchConfig>,
+}
+
+/// `gateway.config_watch`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigWatchConfig {
+    /// Time between two reads of the config file (more than 0).
+    pub interval: HumanDuration,
 }
 
 /// Default `gateway.downstream.read_buffer` (see docs/PERFORMANCE.md for the

@@ -33,8 +33,17 @@ pub(super) fn validate(config: &Config, file: &str) -> Result<(), ConfigError> {
     validate_listeners(gw).map_err(|(p, m)| err(p, m))?;
     super::validate_downstream::validate_downstream(&gw.downstream).map_err(|(p, m)| err(p, m))?;
     super::access_log::validate_access_log(&gw.access_log).map_err(|(p, m)| err(p, m))?;
+    super::shutdown::validate_shutdown(&gw.shutdown).map_err(|(p, m)| err(p, m))?;
     if let Some(admin) = &gw.admin {
         validate_admin(admin).map_err(|(p, m)| err(p, m))?;
+    }
+    if let Some(watch) = &gw.config_watch {
+        if watch.interval.0.is_zero() {
+            return Err(err(
+                "gateway.config_watch.interval".into(),
+                "expected a duration above 0 such as `1s`".into(),
+            ));
+        }
     }
     if gw.clusters.is_empty() {
         return Err(err(

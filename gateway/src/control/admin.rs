@@ -1,5 +1,5 @@
-//! The admin service: `/metrics`, `/healthz`, `/ready`, `GET /config` and
-//! `POST /config/reload`.
+//! The admin service: `/metrics`, `/healthz`, `/ready`, `GET /config`,
+//! `POST /config/reload` and `POST /drain` (`crate::control::shutdown`).
 //!
 //! Access: with `gateway.admin.token`, every endpoint but the probes
 //! (`/healthz`, `/ready`) needs `Authorization: Bearer TOKEN`. State-changing
@@ -108,7 +108,10 @@ impl AdminApp {
         let generation = self.state.current();
         json!({
             "generation": generation.id,
+            "hash": generation.hash,
             "source": generation.loaded.source.display_name(),
+            "config_watch": generation.loaded.config.gateway.config_watch.as_ref()
+                .map(|w| w.interval.to_string()),
             "routes": generation.routes.entries().map(|(m, r)| json!({
                 "name": r.name,
                 "cluster": r.cluster.name,
@@ -138,6 +141,31 @@ impl AdminApp {
                 json!({ "result": "rejected", "error": e.to_string(), "generation": self.state.current().id }),
             ),
         }
+    }
+}
+
+impl AdminApp {
+    /// `POST /drain`: the start of a SIGTERM (`crate::control::shutdown`).
+    fn drain(&self) -> Response<Vec<u8>> {
+        let lifecycle = self.state.lifecycle();
+        let delay = self
+            .state
+            .current()
+            .loaded
+            .config
+            .gateway
+            .shutdown
+            .drain_delay;
+        let result = if lifecycle.start_draining() {
+            log::info!("POST /drain accepted");
+            "draining"
+        } else {
+            "already draining"
+        };
+        json_reply(
+            StatusCode::ACCEPTED,
+            json!({ "result": result, "drain_delay": delay.to_string() }),
+        )
     }
 }
 
@@ -219,7 +247,12 @@ impl ServeHttp for AdminApp {
             (Method::GET, "/healthz") => json_reply(StatusCode::OK, json!({ "status": "ok" })),
             (Method::GET, "/ready") => {
                 let generation = self.state.current();
-                if generation.ready() {
+                if self.state.lifecycle().is_draining() {
+                    json_reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "status": "draining", "reason": "the gateway is shutting down", "generation": generation.id }),
+                    )
+                } else if generation.ready() {
                     json_reply(
                         StatusCode::OK,
                         json!({ "status": "ready", "generation": generation.id }),
@@ -249,9 +282,11 @@ impl ServeHttp for AdminApp {
                 let (status, body) = self.reload();
                 json_reply(status, body)
             }
+            (Method::POST, "/drain") => self.drain(),
             (
                 _,
-                "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload" | "/cache/purge",
+                "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload" | "/cache/purge"
+                | "/drain",
             ) => json_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({ "error": "method not allowed" }),

@@ -11,7 +11,9 @@
 //! deadline ([`crate::edge::header_timeout`]), read from the current generation so
 //! a reload applies to new connections, and where its requests are served
 //! ([`crate::edge::keepalive`]); idle keep-alive connections are closed when the
-//! clean-up starts.
+//! clean-up starts. Once it has run, the service counts as stopped for
+//! [`crate::control::shutdown`], which exits the process when every service
+//! has stopped and nothing is left to serve.
 
 use crate::control::state::GatewayState;
 use crate::edge::header_timeout::HeaderDeadline;
@@ -42,6 +44,7 @@ impl<A> Drained<A> {
     /// `grace_period`, whichever is shorter, so it ends well within the
     /// grace period.
     pub(crate) fn new(inner: A, grace_period: Duration, state: Arc<GatewayState>) -> Self {
+        state.lifecycle().listener_started();
         Drained {
             inner: Arc::new(inner),
             delay: MAX_DRAIN_DELAY.min(grace_period / 2),
@@ -78,5 +81,6 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Drained<A> {
         tokio::time::sleep(self.delay).await;
         self.closing.send_replace(true);
         ServerApp::cleanup(&*self.inner).await;
+        self.state.lifecycle().listener_stopped();
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::config::{ConfigError, ConfigSource, LoadedConfig};
 use crate::hygiene::downstream::Downstream;
+use crate::observe::metrics::METRICS;
 use crate::observe::RouteMetrics;
 use crate::response::page::ErrorPage;
 use crate::route::headers::HeaderRules;
@@ -32,6 +33,9 @@ pub struct Generation {
     pub client: crate::admission::client::ClientPolicy,
     /// Global and cluster limits (their state carries over reloads).
     pub limits: crate::admission::limits::GenerationLimits,
+    /// The config hash (`crate::config::fingerprint`): equal on instances
+    /// that run the same effective config.
+    pub hash: String,
 }
 
 impl Generation {
@@ -138,6 +142,7 @@ impl Generation {
             routes.push((matcher, route));
         }
         let downstream = Downstream::new(&gw.downstream);
+        let hash = crate::config::fingerprint::config_hash(&loaded.config);
         Ok(Generation {
             id,
             loaded,
@@ -147,6 +152,7 @@ impl Generation {
             tls,
             client,
             limits,
+            hash,
         })
     }
 
@@ -162,6 +168,18 @@ impl Generation {
             auth.activate();
         }
         self.tls.activate();
+        METRICS
+            .config_info
+            .with_label_values(&[self.hash.as_str(), &self.id.to_string()])
+            .set(1);
+    }
+
+    /// Removes the `gateway_config_info` series of a generation that no
+    /// longer serves.
+    pub(crate) fn retire(&self) {
+        let _ = METRICS
+            .config_info
+            .remove_label_values(&[self.hash.as_str(), &self.id.to_string()]);
     }
 
     /// Whether at least one route has an endpoint that can take traffic.

@@ -27,6 +27,8 @@ pub struct GatewayState {
     /// `gateway.access_log` as the process started with it.
     access_log: AccessLog,
     reload_lock: Mutex<()>,
+    /// Draining and exit (`crate::control::lifecycle`).
+    lifecycle: crate::control::lifecycle::Lifecycle,
 }
 
 impl GatewayState {
@@ -35,11 +37,18 @@ impl GatewayState {
         let generation = Generation::build(loaded.clone(), None, 1)?;
         let access_log = AccessLog::open(&loaded)?;
         generation.activate();
+        log::info!(
+            "config {}: generation {}, config hash {}",
+            loaded.source.display_name(),
+            generation.id,
+            generation.hash
+        );
         Ok(GatewayState {
             current: ArcSwap::from_pointee(generation),
             access_log,
             startup: loaded,
             reload_lock: Mutex::new(()),
+            lifecycle: Default::default(),
         })
     }
 
@@ -54,6 +63,11 @@ impl GatewayState {
         &self.access_log
     }
 
+    /// Draining, open connections and requests in flight, exit.
+    pub(crate) fn lifecycle(&self) -> &crate::control::lifecycle::Lifecycle {
+        &self.lifecycle
+    }
+
     /// The generation serving now.
     pub fn current(&self) -> Arc<Generation> {
         self.current.load_full()
@@ -62,13 +76,20 @@ impl GatewayState {
     /// Re-reads the config from its source, validates and compiles it, and
     /// swaps it in. On any error the current generation keeps serving.
     pub fn reload(&self) -> Result<ReloadOutcome, ConfigError> {
+        self.apply(|current| current.loaded.source.load())
+    }
+
+    /// Like [`Self::reload`] for the config `load` returns (given the
+    /// generation serving now): validated, compiled and swapped in, or
+    /// rejected with the current generation kept; counted either way.
+    pub(crate) fn apply(
+        &self,
+        load: impl FnOnce(&Generation) -> Result<LoadedConfig, ConfigError>,
+    ) -> Result<ReloadOutcome, ConfigError> {
         let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.current();
-        let result = old
-            .loaded
-            .source
-            .load()
-            .and_then(|loaded| Generation::build(loaded, Some(&old), old.id + 1));
+        let result =
+            load(&old).and_then(|loaded| Generation::build(loaded, Some(&old), old.id + 1));
         match result {
             Ok(new) => {
                 let outcome = ReloadOutcome {
@@ -79,11 +100,13 @@ impl GatewayState {
                 new.activate();
                 self.current.store(new.clone());
                 forget_removed_endpoints(&old, &new);
+                old.retire();
                 METRICS.config_reloads.with_label_values(&["success"]).inc();
                 log::info!(
-                    "config reloaded from {}: generation {}",
+                    "config reloaded from {}: generation {}, config hash {}",
                     new.loaded.source.display_name(),
-                    new.id
+                    new.id,
+                    new.hash
                 );
                 for key in &outcome.needs_restart {
                     log::warn!("config reload: `{key}` changed; it takes effect after a restart or upgrade");

@@ -1,8 +1,10 @@
 //! The outermost app of every proxy listener: counts the connection in
-//! `gateway_downstream_connections{listener}` for as long as it is open,
+//! `gateway_downstream_connections{listener}` and in the process's
+//! [`ClientActivity`] for as long as it is open,
 //! reads the PROXY protocol header on listeners with `proxy_protocol`
 //! (before TLS, which comes next), and serves the connection's requests.
 
+use super::activity::ClientActivity;
 use super::metrics::EDGE_METRICS;
 use super::proxy_protocol::{self, reason};
 use super::EdgeSettings;
@@ -30,11 +32,14 @@ struct EdgeListener {
 /// The proxy listeners, found by a connection's local address.
 pub(crate) struct EdgeListeners {
     listeners: Vec<EdgeListener>,
+    /// Every open connection, on any listener.
+    activity: Arc<ClientActivity>,
 }
 
 impl EdgeListeners {
     /// The listeners of `configs`; their gauges exist (at 0) from now on.
-    pub(crate) fn new(configs: &[ListenerConfig]) -> Self {
+    /// Their connections are also counted in `activity`.
+    pub(crate) fn new(configs: &[ListenerConfig], activity: Arc<ClientActivity>) -> Self {
         let listeners = configs
             .iter()
             .map(|l| {
@@ -49,7 +54,10 @@ impl EdgeListeners {
                 }
             })
             .collect();
-        EdgeListeners { listeners }
+        EdgeListeners {
+            listeners,
+            activity,
+        }
     }
 
     /// The exact address, else a listener on the unspecified address with
@@ -147,6 +155,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for ClientConnections<A> {
             .get_socket_digest()
             .and_then(|d| d.local_addr().and_then(|a| a.as_inet()).copied());
         let listener = local.and_then(|addr| self.listeners.find(addr));
+        let _active = self.listeners.activity.connection();
         let _open = listener.map(|l| OpenConnection::new(&l.open));
         let mut stream = stream;
         if let Some(listener) = listener.filter(|l| l.proxy_protocol) {

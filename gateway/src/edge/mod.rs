@@ -5,10 +5,12 @@
 //! ([`tls`]), the HTTP/1.x keep-alive loop that holds only the stream
 //! between requests ([`keepalive`]) and its request-header deadline
 //! ([`header_timeout`]), the count of open client connections
-//! ([`ClientConnections`]), the listener lookup by local address
+//! ([`ClientConnections`]) and of connections and requests the process is
+//! serving ([`activity`]), the listener lookup by local address
 //! ([`listener_match`]) and, called from `request_filter`, the redirect of
 //! plaintext requests to HTTPS ([`HttpsRedirect`]).
 
+pub(crate) mod activity;
 mod connections;
 pub(crate) mod header_timeout;
 pub(crate) mod keepalive;

@@ -35,6 +35,12 @@ pub(crate) struct Metrics {
     pub health_transitions: IntCounterVec,
     /// `gateway_websocket_connections`: upgraded WebSocket connections open now.
     pub websocket_connections: IntGauge,
+    /// `gateway_config_info{hash,generation}`: 1 for the generation serving
+    /// now (the only series).
+    pub config_info: IntGaugeVec,
+    /// `gateway_config_watch_checks_total{result}`: reads of the config
+    /// file by `gateway.config_watch`.
+    pub config_watch_checks: IntCounterVec,
 }
 
 /// Outcome labels of `gateway_upstream_attempts_total`.
@@ -52,6 +58,21 @@ pub(crate) mod outcome {
 /// Results of `gateway_config_reloads_total`.
 const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
 
+/// Results of `gateway_config_watch_checks_total`.
+pub(crate) mod watch_result {
+    /// The file's content is the one seen last, or it says what already
+    /// serves (same config hash).
+    pub(crate) const UNCHANGED: &str = "unchanged";
+    /// A changed file was applied as a new generation.
+    pub(crate) const APPLIED: &str = "applied";
+    /// A changed file was refused; the current generation keeps serving.
+    pub(crate) const REJECTED: &str = "rejected";
+    /// The file could not be read.
+    pub(crate) const UNREADABLE: &str = "unreadable";
+    /// Every result.
+    pub(crate) const ALL: [&str; 4] = [UNCHANGED, APPLIED, REJECTED, UNREADABLE];
+}
+
 /// States of `gateway_health_transitions_total`.
 const HEALTH_STATES: [&str; 2] = ["healthy", "unhealthy"];
 
@@ -60,6 +81,9 @@ const HEALTH_STATES: [&str; 2] = ["healthy", "unhealthy"];
 fn register_known_series(m: &Metrics) {
     for result in RELOAD_RESULTS {
         m.config_reloads.with_label_values(&[result]);
+    }
+    for result in watch_result::ALL {
+        m.config_watch_checks.with_label_values(&[result]);
     }
 }
 
@@ -131,6 +155,17 @@ fn build() -> Metrics {
             "WebSocket connections relayed now (after the upstream's 101)."
         )
         .expect("metric registration"),
+        config_info: register_int_gauge_vec!(
+            "gateway_config_info",
+            "The config serving now: its hash (docs/CONFIG.md) and generation; always 1.",
+            &["hash", "generation"]
+        )
+        .expect("metric registration"),
+        config_watch_checks: reg(register_int_counter_vec!(
+            "gateway_config_watch_checks_total",
+            "Reads of the config file by gateway.config_watch, by result.",
+            &["result"]
+        )),
     }
 }
 

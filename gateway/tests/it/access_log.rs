@@ -18,7 +18,8 @@ routes:
 {access_log}
 "#
     );
-    Template::new(&config(&body)).upstream("echo", echo)
+    // SIGTERM stops the listeners at once: these tests are about the flush.
+    Template::new(&common::with_drain_delay(&config(&body), "0s")).upstream("echo", echo)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,7 +2,7 @@
 //! finish and closes idle keep-alive connections; SIGQUIT hands the
 //! listeners to a process started with `-u`.
 
-use crate::common::{self, config, start};
+use crate::common::{self, config, start, with_drain_delay};
 use harness::upstream::{Fixed, Slow};
 use harness::{MockUpstream, Template};
 use nix::sys::signal::Signal;
@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn slow_config() -> String {
-    config(
+    let yaml = config(
         r#"
 clusters:
   slow: { endpoints: [ { address: "${upstream.slow}", name: slow } ] }
@@ -19,7 +19,8 @@ routes:
   - { name: main, match: { path_prefix: / }, cluster: slow }
 "#,
     )
-    .replace("grace_period_seconds: 1", "grace_period_seconds: 4")
+    .replace("grace_period_seconds: 1", "grace_period_seconds: 4");
+    with_drain_delay(&yaml, "0s")
 }
 
 /// An upstream that answers `done` after `delay`.
@@ -103,6 +104,7 @@ routes:
 "#,
     )
     .replace("grace_period_seconds: 1", "grace_period_seconds: 10");
+    let yaml = with_drain_delay(&yaml, "0s");
     let template = Template::new(&yaml)
         .upstream("slow", slow.addr())
         .upstream("fast", fast.addr());

@@ -128,6 +128,7 @@ routes:
 "#,
         )
         .replace("grace_period_seconds: 1", "grace_period_seconds: 2");
+        let body = common::with_drain_delay(&body, "0s");
         let gw = start(&Template::new(&body).upstream("ws", ws.addr())).await;
         (gw, ws)
     };

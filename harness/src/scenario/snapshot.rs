@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 /// them.
 const LIVE_GAUGES: &[&str] = &["gateway_downstream_connections"];
 
+/// The config hash label of `gateway_config_info`: the effective config
+/// holds the run's ephemeral ports and temporary paths, so the hash differs
+/// on every run; the snapshot keeps the series with the hash masked.
+const CONFIG_HASH_LABEL: &str = "hash=\"";
+
 /// Normalises `/metrics` text plus mock hit counts into snapshot text.
 pub fn normalise(
     metrics: &str,
@@ -49,7 +54,7 @@ pub fn normalise(
         } else {
             format!("{value}")
         };
-        lines.push(format!("{series} {shown}"));
+        lines.push(format!("{} {shown}", mask_config_hash(series)));
     }
     for (name, hits) in upstream_hits {
         lines.push(format!("mock_upstream_hits{{upstream=\"{name}\"}} {hits}"));
@@ -75,6 +80,21 @@ pub(super) fn missing_families<'a>(
         .collect();
     missing.dedup();
     missing
+}
+
+/// `gateway_config_info{generation="1",hash="d0a2…"}` with the hash value
+/// replaced by `[hash]`; other series unchanged.
+fn mask_config_hash(series: &str) -> String {
+    let Some(start) = series
+        .find(CONFIG_HASH_LABEL)
+        .map(|i| i + CONFIG_HASH_LABEL.len())
+    else {
+        return series.to_string();
+    };
+    match series[start..].find('"') {
+        Some(len) => format!("{}[hash]{}", &series[..start], &series[start + len..]),
+        None => series.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +131,18 @@ mod tests {
             "gateway_requests_total{route=\"a\",status=\"200\"} 5\n\
              gateway_upstream_connections_total{reused=\"true\"} >0\n\
              mock_upstream_hits{upstream=\"blue\"} 5\n"
+        );
+    }
+
+    #[test]
+    fn the_config_hash_is_masked_and_other_labels_kept() {
+        let text = "gateway_config_info{generation=\"2\",hash=\"d0a264bbf26c8d6a\"} 1\n\
+                    gateway_config_reloads_total{result=\"success\"} 1\n";
+        let out = normalise(text, &[], &[], &BTreeMap::new());
+        assert_eq!(
+            out,
+            "gateway_config_info{generation=\"2\",hash=\"[hash]\"} 1\n\
+             gateway_config_reloads_total{result=\"success\"} 1\n"
         );
     }
 }

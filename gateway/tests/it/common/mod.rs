@@ -31,6 +31,17 @@ pub(crate) fn config(body: &str) -> String {
     text
 }
 
+/// `yaml` (from [`config`]) with `gateway.shutdown.drain_delay` set: tests
+/// of what happens once the listeners stop use `0s`, so SIGTERM stops them
+/// at once as it did before the drain delay existed.
+pub(crate) fn with_drain_delay(yaml: &str, delay: &str) -> String {
+    yaml.replacen(
+        "gateway:\n",
+        &format!("gateway:\n  shutdown: {{ drain_delay: {delay} }}\n"),
+        1,
+    )
+}
+
 /// Starts the gateway on `template`, panicking with its log on failure.
 pub(crate) async fn start(template: &Template) -> GatewayProcess {
     match GatewayProcess::start(binary(), template).await {

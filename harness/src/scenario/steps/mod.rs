@@ -7,6 +7,7 @@
 mod assert_metric;
 mod assert_upstream;
 mod background_traffic;
+mod config_file;
 mod exit;
 mod grpc;
 mod join;
@@ -23,6 +24,7 @@ mod websocket;
 pub use assert_metric::MetricCheck;
 pub use assert_upstream::AssertUpstreamStep;
 pub use background_traffic::BackgroundStep;
+pub use config_file::ConfigFileStep;
 pub use exit::ExitStep;
 pub use grpc::{GrpcCallKind, GrpcExpect, GrpcStep};
 pub use join::JoinStep;
@@ -123,6 +125,8 @@ step_kinds! {
     Signal(SignalStep) = "signal",
     /// Reload the gateway's config through the admin API.
     Reload(ReloadStep) = "reload",
+    /// Rewrite the gateway's config file without a reload.
+    ConfigFile(ConfigFileStep) = "config_file",
     /// Wait for a condition with a deadline.
     WaitUntil(WaitStep) = "wait_until",
     /// Let time pass (only where the story is about time).
