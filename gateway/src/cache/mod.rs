@@ -1,4 +1,8 @@
-//! HTTP caching (RFC 9111) for routes with a `cache` section. The proxy
+//! Stage 5, HTTP caching (RFC 9111) for routes with a `cache` section
+//! (`request_cache_filter`, `cache_key_callback`, `cache_miss`,
+//! `cache_hit_filter`, `response_cache_filter`, `cache_vary_filter`,
+//! `should_serve_stale`, then `response_filter` for `Cache-Status` and
+//! `logging` for the lookup metrics). The proxy
 //! calls one function here per Pingora cache hook; everything the cache
 //! decides lives in this module:
 //! `key` (cache keys), `policy` (storability and freshness), `storage`

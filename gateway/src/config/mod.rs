@@ -1,5 +1,6 @@
-//! Typed YAML configuration: loading, `${VAR}` substitution, defaults and
-//! validation with key-path errors.
+//! The bottom layer, below every stage (no proxy phase calls it; the
+//! control plane compiles it): typed YAML configuration, with loading,
+//! `${VAR}` substitution, defaults and validation with key-path errors.
 //!
 //! [`load_file`] and [`load_embedded`] return a [`LoadedConfig`]: the parsed
 //! model plus where it came from. Turning it into routing tables and

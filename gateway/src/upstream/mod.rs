@@ -1,4 +1,4 @@
-//! Upstream clusters: endpoint pools, selection (balancing, stickiness,
+//! Stage 6, upstream clusters: endpoint pools, selection (balancing, stickiness,
 //! failover to the backup pool), health checks and the retry policy; and
 //! one request's attempts over a cluster ([`Attempt`]: `upstream_peer`,
 //! `connected_to_upstream`, `fail_to_connect`, `upstream_response_filter`,
