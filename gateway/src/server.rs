@@ -1,11 +1,13 @@
-//! Assembles the Pingora server: proxy listeners, admin, health checks and
-//! the SIGHUP reloader, all sharing one [`GatewayState`].
+//! Assembles the Pingora server: proxy listeners, admin, health checks,
+//! the SIGHUP reloader and the SIGUSR1 access-log reopener, all sharing
+//! one [`GatewayState`].
 
 use crate::config::{Config, ConfigError, LoadedConfig};
 use crate::control::admin::AdminApp;
 use crate::control::drain::Drained;
 use crate::control::health::HealthService;
 use crate::control::reload::SighupReloader;
+use crate::control::reopen::{claim_sigusr1, SigusrReopener};
 use crate::control::state::GatewayState;
 use crate::control::watch::ConfigWatcher;
 use crate::edge::tls::TlsTerminated;
@@ -74,6 +76,9 @@ pub fn build(
     opt: Option<Opt>,
     loaded: LoadedConfig,
 ) -> Result<(Server, Arc<GatewayState>), ConfigError> {
+    // Before anything else: from here on SIGUSR1 (logrotate's reopen)
+    // no longer ends the process.
+    claim_sigusr1();
     let config = loaded.config.clone();
     prepare_runtime_dir(&config, &loaded)?;
     crate::cache::init(&config.gateway.cache_storage);
@@ -145,6 +150,10 @@ pub fn build(
     server.add_service(background_service(
         "sighup reload",
         SighupReloader::new(state.clone()),
+    ));
+    server.add_service(background_service(
+        "sigusr1 log reopen",
+        SigusrReopener::new(state.clone()),
     ));
     server.add_service(background_service(
         "config watch",

@@ -1,5 +1,6 @@
 //! The admin service: `/metrics`, `/healthz`, `/ready`, `GET /config`,
-//! `POST /config/reload` and `POST /drain` (`crate::control::shutdown`).
+//! `POST /config/reload`, `POST /drain` (`crate::control::shutdown`),
+//! `POST /cache/purge` and `POST /logs/reopen` (`crate::control::reopen`).
 //!
 //! Access: with `gateway.admin.token`, every endpoint but the probes
 //! (`/healthz`, `/ready`) needs `Authorization: Bearer TOKEN`. State-changing
@@ -8,7 +9,9 @@
 //! (cross-site requests and DNS rebinding).
 
 use crate::config::AdminConfig;
+use crate::control::reopen::{reopen_access_log, REOPEN_WAIT};
 use crate::control::state::GatewayState;
+use crate::observe::access_log::Reopen;
 use crate::observe::metrics;
 use async_trait::async_trait;
 use http::header::{AUTHORIZATION, HOST, ORIGIN};
@@ -169,6 +172,41 @@ impl AdminApp {
     }
 }
 
+impl AdminApp {
+    /// `POST /logs/reopen`: what SIGUSR1 does, answered once the access
+    /// log file is reopened.
+    async fn reopen_logs(&self) -> Response<Vec<u8>> {
+        let (status, body) = match reopen_access_log(&self.state).await {
+            Reopen::Reopened(path) => (
+                StatusCode::OK,
+                json!({ "result": "reopened", "path": path.display().to_string() }),
+            ),
+            Reopen::NotAFile => (
+                StatusCode::OK,
+                json!({ "result": "not a file", "destination": "stderr" }),
+            ),
+            Reopen::Off => (StatusCode::OK, json!({ "result": "off" })),
+            Reopen::Failed(path, e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({
+                    "result": "error",
+                    "path": path.display().to_string(),
+                    "error": format!("{e}; lines still go to the file open before"),
+                }),
+            ),
+            Reopen::Pending(path) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({
+                    "result": "pending",
+                    "path": path.display().to_string(),
+                    "error": format!("the access log writer did not reopen the file within {REOPEN_WAIT:?}; it does when it catches up"),
+                }),
+            ),
+        };
+        json_reply(status, body)
+    }
+}
+
 fn reply(status: StatusCode, content_type: &str, body: impl Into<Vec<u8>>) -> Response<Vec<u8>> {
     let body = body.into();
     Response::builder()
@@ -283,10 +321,11 @@ impl ServeHttp for AdminApp {
                 json_reply(status, body)
             }
             (Method::POST, "/drain") => self.drain(),
+            (Method::POST, "/logs/reopen") => self.reopen_logs().await,
             (
                 _,
                 "/metrics" | "/healthz" | "/ready" | "/config" | "/config/reload" | "/cache/purge"
-                | "/drain",
+                | "/drain" | "/logs/reopen",
             ) => json_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({ "error": "method not allowed" }),

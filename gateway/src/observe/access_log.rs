@@ -9,15 +9,23 @@
 //! when a line has waited `flush_interval`, and on [`AccessLog::flush`] at
 //! shutdown. When the writer falls more than [`QUEUED_CHUNKS`] buffers
 //! behind, lines are dropped and counted rather than stalling requests.
+//!
+//! A file destination can be reopened at its path ([`AccessLog::reopen`],
+//! for logrotate: SIGUSR1 and `POST /logs/reopen` in `crate::control`).
+//! The writer thread does it between two writes: every line handed over
+//! before goes to the old file, every line after to the new one.
 
 use crate::config::{AccessLogFormat, AccessLogSetting, ConfigError, LoadedConfig};
+use crate::observe::metrics::{reopen_result, METRICS};
 use std::fmt::{self, Write as _};
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Full buffers that may wait for the writer before lines are dropped.
 pub(crate) const QUEUED_CHUNKS: usize = 16;
@@ -203,6 +211,8 @@ struct Sink {
     queue: OnceLock<SyncSender<Chunk>>,
     /// The destination until the writer thread takes it.
     dest: Mutex<Option<Box<dyn Write + Send>>>,
+    /// The file `dest` was opened from (`None`: stderr or another writer).
+    file: Option<LogFile>,
     flush_interval: Duration,
 }
 
@@ -218,6 +228,68 @@ enum Chunk {
     Lines(String),
     /// Write everything pending, then acknowledge.
     Flush(SyncSender<()>),
+    /// Write everything pending to the current file, then open the path
+    /// again and write there from now on; answer with the open's result.
+    Reopen(LogFile, SyncSender<io::Result<()>>),
+}
+
+/// The access log's file: where it is, and the permissions a new one gets.
+#[derive(Debug, Clone)]
+struct LogFile {
+    /// Absolute, so a reopen after `-d` (which changes the working
+    /// directory) finds the same file.
+    path: PathBuf,
+    /// The permission bits of the file at startup.
+    mode: u32,
+}
+
+/// What [`AccessLog::reopen`] did.
+#[derive(Debug)]
+pub(crate) enum Reopen {
+    /// The file was opened again at its path: later lines go there.
+    Reopened(PathBuf),
+    /// The access log is off: nothing to reopen.
+    Off,
+    /// The lines go to stderr, not to a file: nothing to reopen.
+    NotAFile,
+    /// The path could not be opened; lines still go to the file open
+    /// before (logged and counted by the writer).
+    Failed(PathBuf, io::Error),
+    /// The writer did not answer in time; it reopens the file when it
+    /// gets to the request.
+    Pending(PathBuf),
+}
+
+/// Opens `path` for appending, creating it if missing (0666 less the
+/// umask).
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl LogFile {
+    /// Opens the path again for appending. A file already there (created
+    /// by logrotate's `create`) is used as it is; a missing one is created
+    /// with the permissions the file had at startup, whatever the umask
+    /// is now (`-d` changes it).
+    fn reopen(&self) -> io::Result<File> {
+        match OpenOptions::new().append(true).open(&self.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            opened => return opened,
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(self.mode)
+            .open(&self.path)?;
+        if let Err(e) = file.set_permissions(Permissions::from_mode(self.mode)) {
+            log::warn!(
+                "access log: cannot give {} the mode {:o}: {e}",
+                self.path.display(),
+                self.mode
+            );
+        }
+        Ok(file)
+    }
 }
 
 impl AccessLog {
@@ -243,9 +315,28 @@ impl AccessLog {
                 }),
                 queue: OnceLock::new(),
                 dest: Mutex::new(Some(dest)),
+                file: None,
                 flush_interval,
             }),
         }
+    }
+
+    /// Lines appended to the file at `path` (created if missing), which
+    /// [`Self::reopen`] opens again.
+    pub(crate) fn to_file(
+        path: PathBuf,
+        format: AccessLogFormat,
+        capacity: usize,
+        flush_interval: Duration,
+    ) -> io::Result<Self> {
+        let path = std::path::absolute(&path).unwrap_or(path);
+        let file = open_append(&path)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        let mut log = AccessLog::to_writer(Box::new(file), format, capacity, flush_interval);
+        if let Some(sink) = &mut log.sink {
+            sink.file = Some(LogFile { path, mode });
+        }
+        Ok(log)
     }
 
     /// Opens the destination `gateway.access_log` names (a file is opened
@@ -254,35 +345,30 @@ impl AccessLog {
         let AccessLogSetting::On(cfg) = &loaded.config.gateway.access_log else {
             return Ok(AccessLog::off());
         };
-        let dest: Box<dyn Write + Send> = match &cfg.path {
-            None => Box::new(std::io::stderr()),
-            Some(path) => {
-                let full = loaded.source.base_dir().join(path);
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&full)
-                    .map_err(|e| {
-                        ConfigError::at(
-                            &loaded.source.display_name(),
-                            "gateway.access_log.path",
-                            format!("cannot open {} for appending: {e}", full.display()),
-                        )
-                    })?;
-                Box::new(file)
-            }
+        let (format, capacity, interval) =
+            (cfg.format, cfg.buffer.as_usize(), cfg.flush_interval.0);
+        let Some(path) = &cfg.path else {
+            let stderr = Box::new(std::io::stderr());
+            return Ok(AccessLog::to_writer(stderr, format, capacity, interval));
         };
-        Ok(AccessLog::to_writer(
-            dest,
-            cfg.format,
-            cfg.buffer.as_usize(),
-            cfg.flush_interval.0,
-        ))
+        let full = loaded.source.base_dir().join(path);
+        AccessLog::to_file(full.clone(), format, capacity, interval).map_err(|e| {
+            ConfigError::at(
+                &loaded.source.display_name(),
+                "gateway.access_log.path",
+                format!("cannot open {} for appending: {e}", full.display()),
+            )
+        })
     }
 
     /// Whether lines are written at all.
     pub fn enabled(&self) -> bool {
         self.sink.is_some()
+    }
+
+    /// The file the lines go to (`None`: off, or stderr).
+    pub(crate) fn path(&self) -> Option<&Path> {
+        Some(self.sink.as_ref()?.file.as_ref()?.path.as_path())
     }
 
     /// Appends the record's line; never waits for I/O.
@@ -308,6 +394,52 @@ impl AccessLog {
         let (ack, done) = mpsc::sync_channel(1);
         if sink.queue().send(Chunk::Flush(ack)).is_ok() {
             let _ = done.recv_timeout(within);
+        }
+    }
+
+    /// Opens the file again at its path (after logrotate renamed it) and
+    /// waits (at most `within`) until the writer did: every line logged
+    /// before is written to the old file first, every line after goes to
+    /// the new one. Stderr is not reopened. A failed open is logged and
+    /// counted once, and the lines keep going to the old file. Blocks:
+    /// call it off the request path.
+    pub(crate) fn reopen(&self, within: Duration) -> Reopen {
+        let Some(sink) = &self.sink else {
+            log::debug!("access log reopen: the access log is off, nothing to reopen");
+            return Reopen::Off;
+        };
+        let Some(file) = &sink.file else {
+            log::debug!("access log reopen: the lines go to stderr, nothing to reopen");
+            return Reopen::NotAFile;
+        };
+        let deadline = Instant::now() + within;
+        let (ack, done) = mpsc::sync_channel(1);
+        let path = &file.path;
+        if !send_by(sink.queue(), Chunk::Reopen(file.clone(), ack), deadline) {
+            return Reopen::Pending(path.clone());
+        }
+        match done.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(())) => Reopen::Reopened(path.clone()),
+            Ok(Err(e)) => Reopen::Failed(path.clone(), e),
+            Err(_) => Reopen::Pending(path.clone()),
+        }
+    }
+}
+
+/// Queues `chunk` for the writer, waiting for room until `deadline`;
+/// `false` when it was not queued (no room in time, or no writer).
+fn send_by(queue: &SyncSender<Chunk>, mut chunk: Chunk, deadline: Instant) -> bool {
+    loop {
+        match queue.try_send(chunk) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(back)) => {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                chunk = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     }
 }
@@ -362,29 +494,60 @@ fn write_loop(
             log::warn!("access log: write failed: {e}");
         }
     };
+    let write_pending = |dest: &mut Box<dyn Write + Send>| {
+        let fresh = String::with_capacity(shared.capacity);
+        let pending = std::mem::replace(&mut *lock(&shared.pending), fresh);
+        if !pending.is_empty() {
+            write(dest, &pending);
+        }
+    };
     loop {
-        let taken = match rx.recv_timeout(interval) {
-            Ok(Chunk::Lines(lines)) => {
-                write(&mut dest, &lines);
-                None
-            }
-            Ok(Chunk::Flush(ack)) => Some(Some(ack)),
-            Err(RecvTimeoutError::Timeout) => Some(None),
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        if let Some(ack) = taken {
-            let fresh = String::with_capacity(shared.capacity);
-            let pending = std::mem::replace(&mut *lock(&shared.pending), fresh);
-            if !pending.is_empty() {
-                write(&mut dest, &pending);
-            }
-            if let Some(ack) = ack {
+        match rx.recv_timeout(interval) {
+            Ok(Chunk::Lines(lines)) => write(&mut dest, &lines),
+            Ok(Chunk::Flush(ack)) => {
+                write_pending(&mut dest);
                 let _ = ack.send(());
             }
+            Ok(Chunk::Reopen(file, ack)) => {
+                // Everything logged until now belongs to the old file.
+                write_pending(&mut dest);
+                let _ = ack.send(reopen(&file, &mut dest));
+            }
+            Err(RecvTimeoutError::Timeout) => write_pending(&mut dest),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
         let dropped = shared.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             log::warn!("access log: {dropped} lines dropped: the destination is too slow");
+        }
+    }
+}
+
+/// Opens the file again and makes it the destination; on failure keeps
+/// the old one. Logged and counted in `gateway_access_log_reopens_total`.
+fn reopen(file: &LogFile, dest: &mut Box<dyn Write + Send>) -> io::Result<()> {
+    let path = &file.path;
+    match file.reopen() {
+        Ok(opened) => {
+            // The old file is closed here: its lines are all written.
+            *dest = Box::new(opened);
+            METRICS
+                .access_log_reopens
+                .with_label_values(&[reopen_result::OK])
+                .inc();
+            log::info!("access log: reopened {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            METRICS
+                .access_log_reopens
+                .with_label_values(&[reopen_result::ERROR])
+                .inc();
+            log::error!(
+                "access log: cannot reopen {}, lines still go to the file open before: {e}",
+                path.display()
+            );
+            Err(e)
         }
     }
 }

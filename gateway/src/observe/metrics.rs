@@ -41,6 +41,9 @@ pub(crate) struct Metrics {
     /// `gateway_config_watch_checks_total{result}`: reads of the config
     /// file by `gateway.config_watch`.
     pub config_watch_checks: IntCounterVec,
+    /// `gateway_access_log_reopens_total{result}`: reopens of the access
+    /// log file (SIGUSR1, `POST /logs/reopen`).
+    pub access_log_reopens: IntCounterVec,
 }
 
 /// Outcome labels of `gateway_upstream_attempts_total`.
@@ -73,6 +76,16 @@ pub(crate) mod watch_result {
     pub(crate) const ALL: [&str; 4] = [UNCHANGED, APPLIED, REJECTED, UNREADABLE];
 }
 
+/// Results of `gateway_access_log_reopens_total`.
+pub(crate) mod reopen_result {
+    /// The file was opened again at its path.
+    pub(crate) const OK: &str = "ok";
+    /// It could not be opened; the old file stays in use.
+    pub(crate) const ERROR: &str = "error";
+    /// Every result.
+    pub(crate) const ALL: [&str; 2] = [OK, ERROR];
+}
+
 /// States of `gateway_health_transitions_total`.
 const HEALTH_STATES: [&str; 2] = ["healthy", "unhealthy"];
 
@@ -84,6 +97,9 @@ fn register_known_series(m: &Metrics) {
     }
     for result in watch_result::ALL {
         m.config_watch_checks.with_label_values(&[result]);
+    }
+    for result in reopen_result::ALL {
+        m.access_log_reopens.with_label_values(&[result]);
     }
 }
 
@@ -164,6 +180,11 @@ fn build() -> Metrics {
         config_watch_checks: reg(register_int_counter_vec!(
             "gateway_config_watch_checks_total",
             "Reads of the config file by gateway.config_watch, by result.",
+            &["result"]
+        )),
+        access_log_reopens: reg(register_int_counter_vec!(
+            "gateway_access_log_reopens_total",
+            "Reopens of the access log file (SIGUSR1, POST /logs/reopen), by result.",
             &["result"]
         )),
     }

@@ -133,3 +133,47 @@ fn a_non_loopback_admin_address_needs_a_token() {
     .unwrap();
     gateway::config::parse(&yaml("{ address: \"[::1]:9090\" }"), "a.yaml", &lookup).unwrap();
 }
+
+/// `POST /logs/reopen` follows the rules of every state-changing request;
+/// with the access log on stderr there is nothing to reopen.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_reopen_needs_the_token_refuses_browsers_and_is_a_no_op_on_stderr() {
+    let api = MockUpstream::start("api", Fixed::ok("ok")).await.unwrap();
+    let gw = start(&Template::new(&config()).upstream("api", api.addr())).await;
+    let client = common::client();
+    let bearer = format!("Bearer {TOKEN}");
+    let reopen = || client.post(gw.admin_url("/logs/reopen"));
+
+    let no_token = reopen().send().await.unwrap();
+    assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+    let from_browser = reopen()
+        .header("authorization", &bearer)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_browser.status(), StatusCode::FORBIDDEN);
+    let rebound = reopen()
+        .header("authorization", &bearer)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    let get = client
+        .get(gw.admin_url("/logs/reopen"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let ok = reopen()
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(body["result"], "not a file", "{body}");
+    assert_eq!(body["destination"], "stderr", "{body}");
+}

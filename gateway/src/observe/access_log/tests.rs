@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -240,4 +241,110 @@ fn a_stalled_destination_drops_lines_instead_of_blocking_requests() {
         (QUEUED_CHUNKS..total).contains(&written),
         "{written} of {total} lines written: the queue's worth, the rest dropped"
     );
+}
+
+/// The `path=` values of the lines in `file`.
+fn paths_in(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| path_of(l).trim_matches('"').to_string())
+        .collect()
+}
+
+#[test]
+fn reopen_writes_what_was_logged_to_the_old_file_and_the_rest_to_the_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let (current, rotated) = (
+        dir.path().join("access.log"),
+        dir.path().join("access.log.1"),
+    );
+    // One full buffer handed over per two lines, one line left pending.
+    let mut line = String::new();
+    record("/0", None).write_line(AccessLogFormat::Text, &mut line);
+    // The file as the operator prepared it: a new one gets its mode.
+    std::fs::File::create(&current).unwrap();
+    std::fs::set_permissions(&current, Permissions::from_mode(0o604)).unwrap();
+    let log = AccessLog::to_file(
+        current.clone(),
+        AccessLogFormat::Text,
+        line.len() * 2,
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    assert_eq!(log.path(), Some(current.as_path()));
+    for p in ["/1", "/2", "/3"] {
+        log.log(&record(p, None));
+    }
+    std::fs::rename(&current, &rotated).unwrap();
+    let outcome = log.reopen(Duration::from_secs(5));
+    assert!(
+        matches!(&outcome, Reopen::Reopened(p) if *p == current),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        paths_in(&rotated),
+        ["/1", "/2", "/3"],
+        "written by the reopen"
+    );
+    let mode = std::fs::metadata(&current).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o604,
+        "created by the reopen, as the first was"
+    );
+    for p in ["/4", "/5"] {
+        log.log(&record(p, None));
+    }
+    log.flush(Duration::from_secs(5));
+    assert_eq!(paths_in(&rotated), ["/1", "/2", "/3"]);
+    assert_eq!(paths_in(&current), ["/4", "/5"]);
+}
+
+#[test]
+fn a_failed_reopen_keeps_writing_to_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (current, rotated) = (
+        dir.path().join("access.log"),
+        dir.path().join("access.log.1"),
+    );
+    let log = AccessLog::to_file(
+        current.clone(),
+        AccessLogFormat::Text,
+        64 * 1024,
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    log.log(&record("/1", None));
+    std::fs::rename(&current, &rotated).unwrap();
+    // A directory cannot be opened for appending.
+    std::fs::create_dir(&current).unwrap();
+    let outcome = log.reopen(Duration::from_secs(5));
+    assert!(
+        matches!(&outcome, Reopen::Failed(p, _) if *p == current),
+        "{outcome:?}"
+    );
+    log.log(&record("/2", None));
+    log.flush(Duration::from_secs(5));
+    assert_eq!(paths_in(&rotated), ["/1", "/2"]);
+}
+
+#[test]
+fn stderr_and_off_have_nothing_to_reopen() {
+    let out = Captured::default();
+    let log = AccessLog::to_writer(
+        Box::new(out.clone()),
+        AccessLogFormat::Text,
+        64 * 1024,
+        Duration::from_secs(3600),
+    );
+    log.log(&record("/1", None));
+    let outcome = log.reopen(Duration::from_secs(5));
+    assert!(matches!(outcome, Reopen::NotAFile), "{outcome:?}");
+    assert!(matches!(
+        AccessLog::off().reopen(Duration::from_secs(5)),
+        Reopen::Off
+    ));
+    log.flush(Duration::from_secs(5));
+    assert_eq!(out.lines().len(), 1);
 }
