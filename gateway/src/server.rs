@@ -6,8 +6,8 @@ use crate::config::{Config, ConfigError, LoadedConfig};
 use crate::control::admin::AdminApp;
 use crate::control::drain::Drained;
 use crate::control::health::HealthService;
-use crate::control::reload::SighupReloader;
-use crate::control::reopen::{claim_sigusr1, SigusrReopener};
+use crate::control::reopen::claim_sigusr1;
+use crate::control::signals::{SignalAction, SignalService};
 use crate::control::state::GatewayState;
 use crate::control::watch::ConfigWatcher;
 use crate::edge::tls::TlsTerminated;
@@ -149,11 +149,11 @@ pub fn build(
     ));
     server.add_service(background_service(
         "sighup reload",
-        SighupReloader::new(state.clone()),
+        SignalService::new(state.clone(), SignalAction::Reload),
     ));
     server.add_service(background_service(
         "sigusr1 log reopen",
-        SigusrReopener::new(state.clone()),
+        SignalService::new(state.clone(), SignalAction::ReopenAccessLog),
     ));
     server.add_service(background_service(
         "config watch",

@@ -133,25 +133,26 @@ fn strip_tests_and_comments(text: &str) -> String {
     out
 }
 
-/// Top-level modules named as `crate::NAME`.
-fn crate_imports(code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().last();
-        rest = &rest[at + "crate::".len()..];
+/// The lower-case identifiers that follow `prefix` in `code` where the
+/// prefix starts a path (not preceded by an identifier or `::`).
+fn names_after<'a>(code: &'a str, prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    code.match_indices(prefix).filter_map(move |(at, _)| {
+        let before = code[..at].chars().last();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-            continue;
+            return None;
         }
-        let name: String = rest
+        let name: String = code[at + prefix.len()..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-            found.insert(name);
-        }
-    }
-    found
+        let module = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        module.then_some(name)
+    })
+}
+
+/// Top-level modules named as `crate::NAME`.
+fn crate_imports(code: &str) -> BTreeSet<String> {
+    names_after(code, "crate::").collect()
 }
 
 /// Files of the same folder that `rel` imports, as paths relative to the
@@ -177,24 +178,12 @@ fn sibling_imports(rel: &str, code: &str, top: &str) -> BTreeSet<String> {
         }
     };
     for (prefix, base) in [
-        ("super::".to_string(), parent_of_super.clone()),
+        ("super::".to_string(), parent_of_super),
         (format!("crate::{top}::"), Some(top.to_string())),
     ] {
         let Some(base) = base else { continue };
-        let mut rest = code;
-        while let Some(at) = rest.find(prefix.as_str()) {
-            let before = rest[..at].chars().last();
-            rest = &rest[at + prefix.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-                continue;
-            }
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                add(&base, &name);
-            }
+        for name in names_after(code, &prefix) {
+            add(&base, &name);
         }
     }
     found
@@ -248,45 +237,14 @@ pub(crate) fn task(root: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> tempdir::Dir {
-        let dir = tempdir::Dir::new();
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
         for (path, text) in files {
             let full = dir.path().join(path);
             std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
             std::fs::write(full, text).expect("write");
         }
         dir
-    }
-
-    /// A temporary directory removed on drop (std only).
-    mod tempdir {
-        use std::path::{Path, PathBuf};
-        use std::sync::atomic::{AtomicUsize, Ordering};
-
-        pub(super) struct Dir(PathBuf);
-
-        impl Dir {
-            pub(super) fn new() -> Self {
-                static N: AtomicUsize = AtomicUsize::new(0);
-                let path = std::env::temp_dir().join(format!(
-                    "xtask-layers-{}-{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::Relaxed)
-                ));
-                std::fs::create_dir_all(&path).expect("temp dir");
-                Dir(path)
-            }
-
-            pub(super) fn path(&self) -> &Path {
-                &self.0
-            }
-        }
-
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
     }
 
     #[test]

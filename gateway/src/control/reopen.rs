@@ -1,16 +1,13 @@
-//! Reopening the access log file for logrotate: on SIGUSR1 (this
-//! background service) and on the admin's `POST /logs/reopen`.
+//! Reopening the access log file for logrotate: on SIGUSR1
+//! (`super::signals`) and on the admin's `POST /logs/reopen`.
 //!
 //! SIGUSR1's default action ends the process, so [`claim_sigusr1`] takes
 //! the signal over while the server is being built, before it runs (and
 //! before `-d` forks: the handler is inherited). From then on a SIGUSR1
-//! that arrives before [`SigusrReopener`] listens is ignored, never fatal.
+//! that arrives before its `SignalService` listens is ignored, never fatal.
 
 use crate::control::state::GatewayState;
 use crate::observe::access_log::Reopen;
-use async_trait::async_trait;
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -53,51 +50,6 @@ pub(crate) async fn reopen_access_log(state: &Arc<GatewayState>) -> Reopen {
             match path {
                 Some(path) => Reopen::Pending(path),
                 None => Reopen::NotAFile,
-            }
-        }
-    }
-}
-
-/// Background service that reopens the access log on each SIGUSR1.
-pub(crate) struct SigusrReopener {
-    state: Arc<GatewayState>,
-}
-
-impl SigusrReopener {
-    /// A reopener over the gateway's state.
-    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
-        Self { state }
-    }
-}
-
-#[async_trait]
-impl BackgroundService for SigusrReopener {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut signals = match signal(SignalKind::user_defined1()) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!(
-                    "cannot listen for SIGUSR1, reopen the access log only via the admin API: {e}"
-                );
-                return;
-            }
-        };
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                got = signals.recv() => {
-                    if got.is_none() {
-                        return;
-                    }
-                    log::info!("SIGUSR1 received, reopening the access log");
-                    // A reopen or a failure is logged by the writer.
-                    if let Reopen::Pending(path) = reopen_access_log(&self.state).await {
-                        log::warn!(
-                            "access log: {} not reopened within {REOPEN_WAIT:?}; the writer reopens it when it catches up",
-                            path.display()
-                        );
-                    }
-                }
             }
         }
     }

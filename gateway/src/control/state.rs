@@ -191,10 +191,6 @@ impl crate::edge::EdgeSettings for GatewayState {
         self.current.load().downstream.read_header_timeout
     }
 
-    fn tls(&self) -> Arc<crate::edge::tls::DownstreamTls> {
-        self.current.load().tls.clone()
-    }
-
     fn handshake(&self) -> (Arc<crate::edge::tls::DownstreamTls>, std::time::Duration) {
         let generation = self.current.load();
         (

@@ -27,10 +27,9 @@ pub(crate) trait EdgeSettings: Send + Sync + 'static {
     /// The current request-header deadline, which also bounds the TLS
     /// handshake and the PROXY protocol header.
     fn read_header_timeout(&self) -> std::time::Duration;
-    /// The current HTTPS listener settings (certificates, client auth).
-    fn tls(&self) -> std::sync::Arc<tls::DownstreamTls>;
-    /// Both of the above from one generation, for a handshake that must
-    /// not pair one generation's certificates with another's deadline.
+    /// The current HTTPS listener settings (certificates, client auth) and
+    /// the deadline, from one generation, so a handshake never pairs one
+    /// generation's certificates with another's deadline.
     fn handshake(&self) -> (std::sync::Arc<tls::DownstreamTls>, std::time::Duration);
 }
 

@@ -129,8 +129,8 @@ async fn sigterm_fails_ready_at_once_and_serves_until_the_drain_delay_ends() {
     assert_eq!(ready_status(&gw).await, Some(200));
 
     gw.signal(Signal::SIGTERM).unwrap();
-    // Well within the 3 s drain delay.
-    wait_not_ready(&gw, Duration::from_secs(1)).await;
+    // Within the 3 s drain delay, with room for the requests that follow.
+    wait_not_ready(&gw, Duration::from_secs(2)).await;
     served_during_the_drain_delay(&gw).await;
 
     // Then the listeners stop, and an idle process exits right after.
@@ -147,7 +147,7 @@ async fn an_idle_process_exits_soon_after_the_drain_delay_with_its_access_log_fl
     gw.signal(Signal::SIGTERM).unwrap();
     // Drain delay 1 s, then the listeners' clean-up (0.5 s): nothing to wait
     // for. The grace period (30 s) would end much later.
-    wait_exit_before_grace_end(&mut gw, Duration::from_secs(6)).await;
+    wait_exit_before_grace_end(&mut gw, Duration::from_secs(15)).await;
     let lines = access_lines(&gw);
     assert_eq!(
         lines.len(),
@@ -160,7 +160,9 @@ async fn an_idle_process_exits_soon_after_the_drain_delay_with_its_access_log_fl
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_right_after() {
     let then = Arc::new(Fixed::ok("done"));
-    let delay = Duration::from_secs(4);
+    // Far longer than the 1 s drain delay plus the wait for the listeners
+    // to stop, so the request is still upstream when they have.
+    let delay = Duration::from_secs(7);
     let slow = MockUpstream::start("app", Slow { delay, then })
         .await
         .unwrap();
@@ -182,11 +184,11 @@ async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_right_af
 
     // The listeners stop after 1 s while the request is still upstream.
     wait_refused(gw.proxy_addr(), Duration::from_secs(3)).await;
-    assert!(!in_flight.is_finished(), "the upstream answers after 4 s");
+    assert!(!in_flight.is_finished(), "the upstream answers after 7 s");
     let (status, body) = in_flight.await.unwrap().expect("the in-flight request");
     assert_eq!((status, body.as_str()), (200, "done"));
-    // Right after it, not when the grace period ends.
-    wait_exit_before_grace_end(&mut gw, Duration::from_secs(3)).await;
+    // Right after it, not when the grace period ends (30 s).
+    wait_exit_before_grace_end(&mut gw, Duration::from_secs(10)).await;
     assert_eq!(
         access_lines(&gw).len(),
         1,
@@ -251,7 +253,7 @@ async fn sigquit_fails_ready_at_once_and_exits_once_drained() {
     // A long drain delay that SIGQUIT must not wait for.
     let mut gw = start_with(&app, "60s").await;
     gw.signal(Signal::SIGQUIT).unwrap();
-    wait_not_ready(&gw, Duration::from_secs(1)).await;
+    wait_not_ready(&gw, Duration::from_secs(2)).await;
     assert_eq!(get_on_new_connection(&gw).await.0, 200);
     wait_exit_before_grace_end(&mut gw, Duration::from_secs(20)).await;
 }

@@ -56,7 +56,7 @@ pub(crate) struct TlsTerminated<A> {
 impl<A> TlsTerminated<A> {
     /// Wraps `inner` for the HTTPS listeners of the current generation.
     pub(crate) fn new(inner: A, settings: Arc<dyn EdgeSettings>) -> Self {
-        let startup = settings.tls();
+        let (startup, _) = settings.handshake();
         TlsTerminated {
             inner: Arc::new(inner),
             settings,
